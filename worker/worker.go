@@ -29,6 +29,8 @@ type Config struct {
 	Blobs    Blobs
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Metrics, when set, is told about every build this worker ends.
+	Metrics Observer
 
 	// BuildTimeout bounds one build (default 15m).
 	BuildTimeout time.Duration
@@ -43,6 +45,11 @@ type Config struct {
 	MaxAttempts int
 	// FlushInterval is how often buffered log lines are written (default 100ms).
 	FlushInterval time.Duration
+}
+
+// Observer records finished builds (telemetry.Metrics satisfies it).
+type Observer interface {
+	ObserveBuild(status string, d time.Duration)
 }
 
 // Worker runs builds. It implements queue.Runner.
@@ -171,6 +178,9 @@ func (w *Worker) RunBuild(ctx context.Context, buildID int64) error {
 			return nil
 		}
 		return fmt.Errorf("finish build: %w", err)
+	}
+	if w.cfg.Metrics != nil {
+		w.cfg.Metrics.ObserveBuild(string(status), elapsed)
 	}
 	log.InfoContext(ctx, "build ended", slog.String("status", string(status)), slog.Duration("duration", elapsed))
 	return nil
