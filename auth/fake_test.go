@@ -293,4 +293,6 @@ func (s *fakeStore) FindUserByAPITokenHash(_ context.Context, hash string, now t
 // failingMailer fails every Send.
 type failingMailer struct{}
 
-func (failingMailer) Send(context.Context, *kiln.Mail) error { return errors.New("smtp: connection refused") }
+func (failingMailer) Send(context.Context, *kiln.Mail) error {
+	return errors.New("smtp: connection refused")
+}

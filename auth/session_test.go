@@ -314,13 +314,24 @@ func TestRefresh(t *testing.T) {
 		h := newHarness(t, nil)
 		h.MustSignup(t, "ada@example.com")
 		s1 := h.MustLogin(t, "ada@example.com")
-		// Another refresh of the same token wins the race.
+		// Another refresh of the same token wins the race: it rotates the
+		// token first, storing its own successor in the family.
 		h.store.BeforeRotate = func(oldID int64) {
-			_ = h.store.RevokeRefreshToken(context.Background(), oldID, h.clock.Now())
+			h.store.BeforeRotate = nil
+			rts := h.store.refreshTokens()
+			winner := &auth.RefreshToken{UserID: rts[0].UserID, Family: rts[0].Family, Hash: "winner",
+				ExpiresAt: h.clock.Now().Add(time.Hour), CreatedAt: h.clock.Now()}
+			if err := h.store.RotateRefreshToken(context.Background(), oldID, winner, h.clock.Now()); err != nil {
+				t.Errorf("winner's rotation: %v", err)
+			}
 		}
 		_, err := h.svc.Refresh(context.Background(), s1.RefreshToken)
 		assertCode(t, err, kiln.EUnauthorized)
-		for _, rt := range h.store.refreshTokens() {
+		rts := h.store.refreshTokens()
+		if len(rts) != 2 {
+			t.Fatalf("stored %d refresh tokens, want the original and the winner's", len(rts))
+		}
+		for _, rt := range rts {
 			if rt.RevokedAt == nil {
 				t.Fatalf("token %d of the raced family still valid", rt.ID)
 			}
