@@ -1,9 +1,16 @@
 package kiln
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
 )
 
 // SpecVersion is the AppSpec format version this Kiln writes and reads.
@@ -59,6 +66,21 @@ type Field struct {
 	Default  any       `json:"default,omitempty"`
 }
 
+// App features a spec may ask for. The UI and REST CRUD of the generated-app
+// contract are always there; features add to them.
+const (
+	// FeatureUI asks for the embedded web UI at "/" (the planner always sets it).
+	FeatureUI = "ui"
+	// FeatureSearch asks for a text filter (?q=) on every list endpoint and page.
+	FeatureSearch = "search"
+	// FeatureAnalytics asks the app to send usage events to the Kiln server
+	// when KILN_INGEST_URL and KILN_APP_KEY are set.
+	FeatureAnalytics = "analytics"
+)
+
+// Features lists every known feature, sorted.
+var Features = []string{FeatureAnalytics, FeatureSearch, FeatureUI}
+
 // Relation kinds.
 const (
 	RelationBelongsTo = "belongs_to"
@@ -90,4 +112,185 @@ func (s *AppSpec) Entity(name string) *Entity {
 		}
 	}
 	return nil
+}
+
+// ParseSpec decodes an AppSpec from JSON strictly and validates it. The
+// data must be one JSON object of at most MaxSpecBytes bytes whose keys are
+// exactly the AppSpec's JSON names. It returns ETooLarge for oversized
+// data and otherwise an EInvalid *Error whose Fields name each problem by
+// path ("entities[1].fields[0].colour").
+func ParseSpec(data []byte) (*AppSpec, error) {
+	if len(data) > MaxSpecBytes {
+		return nil, Errorf(ETooLarge, "app spec is larger than %d bytes", MaxSpecBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var raw any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, Errorf(EInvalid, "invalid app spec: not valid JSON: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, Errorf(EInvalid, "invalid app spec: must be a single JSON value")
+	}
+	c := &specChecker{}
+	c.shape("", raw, specShape)
+	if len(c.errs) > 0 {
+		msg := "invalid app spec: " + c.errs[0].Message
+		if c.errs[0].Path != "" {
+			msg = "invalid app spec: " + c.errs[0].Path + ": " + c.errs[0].Message
+		}
+		return nil, &Error{Code: EInvalid, Message: msg, Fields: c.errs}
+	}
+	var s AppSpec
+	strict := json.NewDecoder(bytes.NewReader(data))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(&s); err != nil {
+		// shape accepted the document, so this is unexpected: say what
+		// encoding/json said, without echoing the input.
+		return nil, Errorf(EInvalid, "invalid app spec: %s", jsonProblem(err))
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	// "relations": [] and an absent key mean the same; keep one form.
+	if len(s.Relations) == 0 {
+		s.Relations = nil
+	}
+	if len(s.Features) == 0 {
+		s.Features = nil
+	}
+	return &s, nil
+}
+
+// jsonProblem describes a decoding error briefly.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "unexpected end of input"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// kind is the JSON kind a spec key holds; shape describes a JSON object.
+type kind int
+
+const (
+	kString kind = iota
+	kBool
+	kInt
+	kScalar // string, number, boolean or null (a field default)
+	kArray
+)
+
+type shape struct {
+	keys map[string]kind
+	// elem gives, per array or object key, the shape of the object (or of
+	// each array element).
+	elem map[string]*shape
+	// elemKind gives, per array key whose elements are not objects, their kind.
+	elemKind map[string]kind
+}
+
+var (
+	fieldShape = &shape{keys: map[string]kind{
+		"name": kString, "type": kString, "required": kBool, "unique": kBool, "default": kScalar,
+	}}
+	entityShape = &shape{
+		keys: map[string]kind{"name": kString, "plural": kString, "fields": kArray},
+		elem: map[string]*shape{"fields": fieldShape},
+	}
+	relationShape = &shape{keys: map[string]kind{
+		"from": kString, "to": kString, "kind": kString, "field": kString, "required": kBool,
+	}}
+	specShape = &shape{
+		keys: map[string]kind{
+			"kiln_spec": kInt, "name": kString, "summary": kString,
+			"entities": kArray, "relations": kArray, "features": kArray,
+		},
+		elem:     map[string]*shape{"entities": entityShape, "relations": relationShape},
+		elemKind: map[string]kind{"features": kString},
+	}
+)
+
+// shape checks that v, decoded with UseNumber, is an object with only the
+// keys sh knows, each of the right JSON kind, recursively.
+func (c *specChecker) shape(path string, v any, sh *shape) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		c.add(path, "must be a JSON object")
+		return
+	}
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		val := obj[k]
+		want, known := sh.keys[k]
+		kp := join(k)
+		if !known {
+			if len(k) > 40 || strings.ContainsFunc(k, func(r rune) bool { return r != '_' && !('a' <= r && r <= 'z') && !('A' <= r && r <= 'Z') && !('0' <= r && r <= '9') }) {
+				kp = join(short(k)) // a hostile key stays short and printable
+			}
+			c.add(kp, "is not a known key")
+			continue
+		}
+		if want == kArray {
+			arr, isArr := val.([]any)
+			if !isArr {
+				if val != nil || k == "entities" {
+					c.add(kp, "must be an array")
+				}
+				continue
+			}
+			for i, el := range arr {
+				ep := fmt.Sprintf("%s[%d]", kp, i)
+				if es := sh.elem[k]; es != nil {
+					c.shape(ep, el, es)
+				} else {
+					c.scalar(ep, el, sh.elemKind[k])
+				}
+			}
+			continue
+		}
+		c.scalar(kp, val, want)
+	}
+}
+
+func (c *specChecker) scalar(path string, v any, want kind) {
+	switch want {
+	case kString:
+		if _, ok := v.(string); !ok {
+			c.add(path, "must be a string")
+		}
+	case kBool:
+		if _, ok := v.(bool); !ok {
+			c.add(path, "must be true or false")
+		}
+	case kInt:
+		n, ok := v.(json.Number)
+		if _, err := n.Int64(); !ok || err != nil {
+			c.add(path, "must be a whole number")
+		}
+	case kScalar:
+		switch n := v.(type) {
+		case nil, string, bool:
+		case json.Number:
+			if f, err := n.Float64(); err != nil || math.IsInf(f, 0) {
+				c.add(path, "is out of range")
+			}
+		default:
+			c.add(path, "must be a string, number, boolean or null")
+		}
+	}
 }
