@@ -239,7 +239,9 @@ func (c *specChecker) shape(path string, v any, sh *shape) {
 		want, known := sh.keys[k]
 		kp := join(k)
 		if !known {
-			if len(k) > 40 || strings.ContainsFunc(k, func(r rune) bool { return r != '_' && !('a' <= r && r <= 'z') && !('A' <= r && r <= 'Z') && !('0' <= r && r <= '9') }) {
+			if len(k) > 40 || strings.ContainsFunc(k, func(r rune) bool {
+				return r != '_' && !('a' <= r && r <= 'z') && !('A' <= r && r <= 'Z') && !('0' <= r && r <= '9')
+			}) {
 				kp = join(short(k)) // a hostile key stays short and printable
 			}
 			c.add(kp, "is not a known key")
