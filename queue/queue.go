@@ -66,10 +66,11 @@ type Config struct {
 
 // Queue inserts build jobs and, when it has a Runner, works them.
 type Queue struct {
-	cfg      Config
-	insertFn func(ctx context.Context, tx *sql.Tx, args BuildArgs) error
-	start    func(ctx context.Context) error
-	stop     func(ctx context.Context) error
+	cfg        Config
+	insertFn   func(ctx context.Context, tx *sql.Tx, args BuildArgs) error
+	start      func(ctx context.Context) error
+	stop       func(ctx context.Context) error
+	stopCancel func(ctx context.Context) error
 }
 
 // New sets up the River clients for the dialect.
@@ -124,7 +125,7 @@ func New(cfg Config) (*Queue, error) {
 			_, err := client.InsertTx(ctx, tx, args, &river.InsertOpts{Queue: QueueBuilds})
 			return err
 		}
-		q.setLifecycle(client.Start, client.Stop, workers != nil)
+		q.setLifecycle(client.Start, client.Stop, client.StopAndCancel, workers != nil)
 	case "postgres":
 		if cfg.Pool == nil {
 			return nil, errors.New("queue: postgres needs a pgx pool")
@@ -142,9 +143,9 @@ func New(cfg Config) (*Queue, error) {
 			if err != nil {
 				return nil, fmt.Errorf("river pgx client: %w", err)
 			}
-			q.setLifecycle(worker.Start, worker.Stop, true)
+			q.setLifecycle(worker.Start, worker.Stop, worker.StopAndCancel, true)
 		} else {
-			q.setLifecycle(nil, nil, false)
+			q.setLifecycle(nil, nil, nil, false)
 		}
 	default:
 		return nil, fmt.Errorf("queue: unknown dialect %q", cfg.Dialect)
@@ -152,13 +153,13 @@ func New(cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-func (q *Queue) setLifecycle(start, stop func(context.Context) error, working bool) {
+func (q *Queue) setLifecycle(start, stop, stopCancel func(context.Context) error, working bool) {
 	if !working {
-		q.start = func(context.Context) error { return nil }
-		q.stop = func(context.Context) error { return nil }
+		noop := func(context.Context) error { return nil }
+		q.start, q.stop, q.stopCancel = noop, noop, noop
 		return
 	}
-	q.start, q.stop = start, stop
+	q.start, q.stop, q.stopCancel = start, stop, stopCancel
 }
 
 func cmpOr(d, def time.Duration) time.Duration {
@@ -184,6 +185,10 @@ func (q *Queue) Start(ctx context.Context) error { return q.start(ctx) }
 // Stop stops fetching jobs and waits for running ones to finish or ctx to
 // end.
 func (q *Queue) Stop(ctx context.Context) error { return q.stop(ctx) }
+
+// StopAndCancel stops fetching jobs and cancels the running ones, whose
+// builds go back to the queue for another worker.
+func (q *Queue) StopAndCancel(ctx context.Context) error { return q.stopCancel(ctx) }
 
 // Migrate applies River's own migrations to the database.
 func Migrate(ctx context.Context, dialect string, db *sql.DB, logger *slog.Logger) error {
