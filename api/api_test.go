@@ -1,0 +1,220 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/api"
+	"github.com/kiln-build/kiln/auth"
+	"github.com/kiln-build/kiln/mail"
+	"github.com/kiln-build/kiln/queue"
+	"github.com/kiln-build/kiln/sqlstore"
+	"github.com/kiln-build/kiln/telemetry"
+)
+
+// MustServer serves the API over a fresh SQLite store with an insert-only queue.
+func MustServer(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, filepath.Join(tb.TempDir(), "kiln.db"), sqlstore.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if err := queue.Migrate(ctx, db.Dialect(), db.Writer(), nil); err != nil {
+		tb.Fatal(err)
+	}
+	q, err := queue.New(queue.Config{Dialect: db.Dialect(), DB: db.Writer()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db.SetEnqueue(q.Enqueue)
+	authSvc, err := auth.New(sqlstore.NewAuthStore(db), mail.NewDevMailer(nil), auth.Config{Secret: bytes.Repeat([]byte("k"), 32), BaseURL: "http://kiln.test"}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{
+		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
+		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
+		Ready: db.Ping, Metrics: telemetry.NewMetrics(nil, nil),
+	}))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) problem(tb testing.TB) map[string]any {
+	tb.Helper()
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		tb.Fatalf("content type %q, want application/problem+json; body %s", ct, r.body)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		tb.Fatalf("problem body %s: %v", r.body, err)
+	}
+	if p["request_id"] == "" || p["request_id"] == nil {
+		tb.Errorf("problem without request_id: %s", r.body)
+	}
+	return p
+}
+
+func do(tb testing.TB, srv *httptest.Server, method, path, token string, body io.Reader, hdr ...string) response {
+	tb.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// MustToken signs up and logs in, returning an access token.
+func MustToken(tb testing.TB, srv *httptest.Server, email string) string {
+	tb.Helper()
+	creds := `{"email":"` + email + `","password":"correct horse battery"}`
+	if r := do(tb, srv, "POST", "/v1/auth/signup", "", strings.NewReader(creds)); r.status != http.StatusCreated {
+		tb.Fatalf("signup: %d %s", r.status, r.body)
+	}
+	r := do(tb, srv, "POST", "/v1/auth/login", "", strings.NewReader(creds))
+	var sess kiln.Session
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &sess) != nil {
+		tb.Fatalf("login: %d %s", r.status, r.body)
+	}
+	return sess.AccessToken
+}
+
+func TestErrors(t *testing.T) {
+	t.Parallel()
+	srv := MustServer(t)
+	tok := MustToken(t, srv, "ada@example.com")
+
+	t.Run("Malformed", func(t *testing.T) {
+		r := do(t, srv, "POST", "/v1/apps", tok, strings.NewReader(`{"description": "x",`))
+		if r.status != http.StatusBadRequest || r.problem(t)["code"] != "malformed" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+	t.Run("TooLarge", func(t *testing.T) {
+		big := `{"description":"` + strings.Repeat("a", 1<<20) + `"}`
+		r := do(t, srv, "POST", "/v1/apps", tok, strings.NewReader(big))
+		if r.status != http.StatusRequestEntityTooLarge || r.problem(t)["code"] != "too_large" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+	t.Run("DescriptionTooLong", func(t *testing.T) {
+		body := `{"description":"` + strings.Repeat("a", kiln.MaxDescriptionLen+1) + `"}`
+		r := do(t, srv, "POST", "/v1/apps", tok, strings.NewReader(body))
+		p := r.problem(t)
+		if r.status != http.StatusUnprocessableEntity || p["code"] != "invalid" || !strings.Contains(string(r.body), "body.description") {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+	t.Run("Unauthenticated", func(t *testing.T) {
+		r := do(t, srv, "GET", "/v1/apps", "", nil)
+		if r.status != http.StatusUnauthorized || r.problem(t)["code"] != "unauthorized" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+	t.Run("BadToken", func(t *testing.T) {
+		r := do(t, srv, "GET", "/v1/me", tok+"x", nil)
+		if r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		r := do(t, srv, "GET", "/v1/builds/999999", tok, nil)
+		if r.status != http.StatusNotFound || r.problem(t)["code"] != "not_found" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+	t.Run("Conflict", func(t *testing.T) {
+		r := do(t, srv, "POST", "/v1/auth/signup", "", strings.NewReader(`{"email":"ada@example.com","password":"another password"}`))
+		if r.status != http.StatusConflict || r.problem(t)["code"] != "conflict" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	})
+	t.Run("RateLimited", func(t *testing.T) {
+		var r response
+		for range 30 {
+			r = do(t, srv, "POST", "/v1/auth/login", "", strings.NewReader(`{"email":"grace@example.com","password":"wrong password"}`))
+			if r.status == http.StatusTooManyRequests {
+				break
+			}
+		}
+		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || r.problem(t)["code"] != "rate_limited" {
+			t.Fatalf("%d %v %s", r.status, r.header, r.body)
+		}
+	})
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	srv := MustServer(t)
+	tok := MustToken(t, srv, "ada@example.com")
+	body := `{"description":"a todo app with tasks (title, done)"}`
+	first := do(t, srv, "POST", "/v1/apps", tok, strings.NewReader(body), "Idempotency-Key", "k1")
+	again := do(t, srv, "POST", "/v1/apps", tok, strings.NewReader(body), "Idempotency-Key", "k1")
+	if first.status != http.StatusCreated || again.status != http.StatusCreated || !bytes.Equal(first.body, again.body) {
+		t.Fatalf("replay differs: %d %s / %d %s", first.status, first.body, again.status, again.body)
+	}
+	if again.header.Get("Idempotent-Replayed") != "true" {
+		t.Error("replay not marked")
+	}
+	other := do(t, srv, "POST", "/v1/apps", tok, strings.NewReader(`{"description":"another app with notes (body)"}`), "Idempotency-Key", "k1")
+	if other.status != http.StatusUnprocessableEntity {
+		t.Fatalf("same key, other body: %d %s", other.status, other.body)
+	}
+	r := do(t, srv, "GET", "/v1/apps", tok, nil)
+	var list struct{ Items []kiln.App }
+	if err := json.Unmarshal(r.body, &list); err != nil || len(list.Items) != 1 {
+		t.Fatalf("apps after replays: %s", r.body)
+	}
+	// Without a key, the same body creates a second app.
+	do(t, srv, "POST", "/v1/apps", tok, strings.NewReader(body))
+	r = do(t, srv, "GET", "/v1/apps", tok, nil)
+	if err := json.Unmarshal(r.body, &list); err != nil || len(list.Items) != 2 {
+		t.Fatalf("apps: %s", r.body)
+	}
+}
+
+func TestOps(t *testing.T) {
+	t.Parallel()
+	srv := MustServer(t)
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "kiln_http_requests_total", "/openapi.json": "\"openapi\"", "/v1/version": "version"} {
+		r := do(t, srv, "GET", path, "", nil)
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), want) {
+			t.Errorf("%s: %d %.200s", path, r.status, r.body)
+		}
+		if r.header.Get("X-Request-Id") == "" {
+			t.Errorf("%s: no X-Request-Id", path)
+		}
+	}
+}
