@@ -1,0 +1,310 @@
+// Package codegen is Kiln's generation pipeline: plan a description into an
+// AppSpec, render the template set, check the generated app in the sandbox
+// and package what passed. It implements kiln.Pipeline for the build worker
+// and runs standalone for `kiln generate`.
+package codegen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/codegen/render"
+	"github.com/kiln-build/kiln/sandbox"
+	"github.com/kiln-build/kiln/templates"
+)
+
+// Planner turns a description into an AppSpec.
+type Planner interface {
+	Plan(ctx context.Context, description string) (*kiln.AppSpec, error)
+}
+
+// Config configures a Pipeline.
+type Config struct {
+	// WorkDir holds one folder per build run (DATA_DIR/work).
+	WorkDir string
+	// CacheDir holds the per-owner Go build caches (DATA_DIR/cache).
+	CacheDir string
+	// Sandbox is the base sandbox configuration; the pipeline sets the
+	// build cache per owner.
+	Sandbox sandbox.Config
+	// TemplateSet names the set to render (default go-api); TemplatesDir,
+	// when set, is a folder whose sets override the embedded ones.
+	TemplateSet  string
+	TemplatesDir string
+	Planner      Planner
+	// Packager packages a checked app; nil skips packaging.
+	Packager Packager
+	// Validate runs the checks; false renders only (kiln generate --no-validate).
+	Validate bool
+	// KeepWork keeps a build's work folder after it ends.
+	KeepWork bool
+	Logger   *slog.Logger
+}
+
+// Packager turns a checked app folder into artifacts.
+type Packager interface {
+	Package(ctx context.Context, in PackageInput, rec kiln.Recorder) error
+}
+
+// PackageInput is what a Packager gets.
+type PackageInput struct {
+	Build  *kiln.Build
+	App    *kiln.App
+	Spec   *kiln.AppSpec
+	Dir    string
+	Files  render.Files
+	Set    *templates.Set
+	Report *Report
+}
+
+// Pipeline implements kiln.Pipeline.
+type Pipeline struct {
+	cfg Config
+}
+
+// New returns a Pipeline; it checks that the template set exists.
+func New(cfg Config) (*Pipeline, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.TemplateSet == "" {
+		cfg.TemplateSet = templates.DefaultSet
+	}
+	if cfg.Planner == nil {
+		return nil, errors.New("codegen: no planner")
+	}
+	p := &Pipeline{cfg: cfg}
+	if _, err := p.templateSet(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Pipeline) templateSet() (*templates.Set, error) {
+	if p.cfg.TemplatesDir != "" {
+		dir := filepath.Join(p.cfg.TemplatesDir, p.cfg.TemplateSet)
+		if _, err := os.Stat(dir); err == nil {
+			return templates.Load(dir)
+		}
+	}
+	return templates.Open(p.cfg.TemplateSet)
+}
+
+// Run plans (unless the build carries a spec), renders, validates and
+// packages one build.
+func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec kiln.Recorder) error {
+	spec := b.Spec
+	err := rec.Step(ctx, "plan", kiln.BuildPlanning, func(ctx context.Context) error {
+		if spec != nil {
+			rec.Logf("using the app's spec %q (%d entities)", spec.Name, len(spec.Entities))
+		} else {
+			planned, err := p.cfg.Planner.Plan(ctx, app.Description)
+			if err != nil {
+				return err
+			}
+			spec = planned
+		}
+		if err := spec.Validate(); err != nil {
+			return err
+		}
+		for _, e := range spec.Entities {
+			names := make([]string, len(e.Fields))
+			for i, f := range e.Fields {
+				names[i] = f.Name + ":" + string(f.Type)
+			}
+			rec.Logf("entity %s (%s)", e.Name, strings.Join(names, ", "))
+		}
+		return rec.SetSpec(ctx, spec)
+	})
+	if err != nil {
+		return err
+	}
+
+	set, err := p.templateSet()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(p.cfg.WorkDir, fmt.Sprintf("build-%d-%d", b.ID, b.Attempt), "app")
+	if !p.cfg.KeepWork {
+		defer os.RemoveAll(filepath.Dir(dir))
+	}
+	var files render.Files
+	err = rec.Step(ctx, "render", kiln.BuildGenerating, func(ctx context.Context) error {
+		var err error
+		if files, err = render.Render(set, spec); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(filepath.Dir(dir)); err != nil {
+			return fmt.Errorf("clean work dir: %w", err)
+		}
+		if err := render.WriteDir(files, dir); err != nil {
+			return fmt.Errorf("write app: %w", err)
+		}
+		rec.Logf("rendered %d files with template set %s %s", len(files), set.Name, set.Version)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	report := &Report{Spec: spec.Hash(), TemplateSet: set.Name, TemplateVersion: set.Version, Go: runtime.Version()}
+	if p.cfg.Validate {
+		if err := p.validate(ctx, b, dir, rec, report); err != nil {
+			return err
+		}
+	}
+	if p.cfg.Packager != nil {
+		return rec.Step(ctx, "package", kiln.BuildPackaging, func(ctx context.Context) error {
+			return p.cfg.Packager.Package(ctx, PackageInput{Build: b, App: app, Spec: spec, Dir: dir, Files: files, Set: set, Report: report}, rec)
+		})
+	}
+	return nil
+}
+
+// Report is the structured outcome of the checks, stored as an artifact.
+type Report struct {
+	Spec            string        `json:"spec_sha256"`
+	TemplateSet     string        `json:"template_set"`
+	TemplateVersion string        `json:"template_version"`
+	Go              string        `json:"go"`
+	Sandboxed       bool          `json:"sandboxed"`
+	Checks          []CheckResult `json:"checks"`
+	Passed          bool          `json:"passed"`
+}
+
+// CheckResult is one check's outcome.
+type CheckResult struct {
+	Name       string `json:"name"`
+	Command    string `json:"command"`
+	ExitCode   int    `json:"exit_code"`
+	DurationMS int64  `json:"duration_ms"`
+	TimedOut   bool   `json:"timed_out,omitempty"`
+	Truncated  bool   `json:"truncated,omitempty"`
+	Passed     bool   `json:"passed"`
+}
+
+// JSON returns the report as indented JSON.
+func (r *Report) JSON() []byte {
+	b, _ := json.MarshalIndent(r, "", "  ") // a Report always encodes
+	return append(b, '\n')
+}
+
+// check is one validation command.
+type check struct {
+	name string
+	args []string
+	// emptyOutput means success requires no output (gofmt -l).
+	emptyOutput bool
+}
+
+var checks = []check{
+	{name: "gofmt", args: []string{"gofmt", "-l", "."}, emptyOutput: true},
+	{name: "vet", args: []string{"go", "vet", "./..."}},
+	{name: "build", args: []string{"go", "build", "./..."}},
+	{name: "test", args: []string{"go", "test", "-count=1", "./..."}},
+}
+
+// validate downloads the app's modules outside the sandbox (running no
+// generated code), then runs each check inside it.
+func (p *Pipeline) validate(ctx context.Context, b *kiln.Build, dir string, rec kiln.Recorder, report *Report) error {
+	scfg := p.cfg.Sandbox
+	scfg.BuildCache = filepath.Join(p.cfg.CacheDir, "go-build", "owner-"+strconv.FormatInt(b.OwnerID, 10))
+	runner, err := sandbox.New(scfg)
+	if err != nil {
+		return kiln.Errorf(kiln.EUnavailable, "sandbox: %v", err)
+	}
+	report.Sandboxed = runner.Sandboxed()
+	if !runner.Sandboxed() {
+		rec.Logf("WARNING: bubblewrap is not available: the generated code runs UNSANDBOXED (set sandbox: required to refuse)")
+	}
+	err = rec.Step(ctx, "download modules", kiln.BuildValidating, func(ctx context.Context) error {
+		return p.download(ctx, dir, scfg.ModCache, rec)
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := rec.AddArtifact(context.WithoutCancel(ctx), kiln.ArtifactReport, "validation-report.json", bytes.NewReader(report.JSON())); err != nil && ctx.Err() == nil {
+			rec.Logf("could not store the validation report: %v", err)
+		}
+	}()
+	for _, c := range checks {
+		err := rec.Step(ctx, c.name, "", func(ctx context.Context) error {
+			stdout, stderr := rec.Writer(kiln.StreamStdout), rec.Writer(kiln.StreamStderr)
+			var out bytes.Buffer
+			so := io.Writer(stdout)
+			if c.emptyOutput {
+				so = io.MultiWriter(stdout, &out)
+			}
+			res, err := runner.Run(ctx, dir, so, stderr, c.args[0], c.args[1:]...)
+			stdout.Close()
+			stderr.Close()
+			cr := CheckResult{Name: c.name, Command: strings.Join(c.args, " "), ExitCode: res.ExitCode, DurationMS: res.Duration.Milliseconds(), TimedOut: res.TimedOut, Truncated: res.Truncated}
+			defer func() { report.Checks = append(report.Checks, cr) }()
+			switch {
+			case err != nil:
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("run %s: %w", c.name, err)
+			case res.TimedOut:
+				return kiln.Errorf(kiln.EBuildFailed, "%s timed out after %s", cr.Command, res.Duration.Round(time.Second))
+			case res.ExitCode != 0:
+				return kiln.Errorf(kiln.EBuildFailed, "%s failed (exit status %d)", cr.Command, res.ExitCode)
+			case c.emptyOutput && out.Len() > 0:
+				return kiln.Errorf(kiln.EBuildFailed, "%s: files are not gofmt-formatted: %s", cr.Command, strings.Join(strings.Fields(out.String()), ", "))
+			}
+			cr.Passed = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	report.Passed = true
+	return nil
+}
+
+// download fetches the app's modules into the module cache with the
+// trusted toolchain. It runs `go mod download`, which executes no code
+// from the app.
+func (p *Pipeline) download(ctx context.Context, dir, modCache string, rec kiln.Recorder) error {
+	goBin := "go"
+	if root := p.cfg.Sandbox.GOROOT; root != "" {
+		goBin = filepath.Join(root, "bin", "go")
+	}
+	cmd := exec.CommandContext(ctx, goBin, "mod", "download")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly", "GOTOOLCHAIN=local", "GOWORK=off")
+	if modCache != "" {
+		cmd.Env = append(cmd.Env, "GOMODCACHE="+modCache)
+	}
+	stdout, stderr := rec.Writer(kiln.StreamStdout), rec.Writer(kiln.StreamStderr)
+	defer stdout.Close()
+	defer stderr.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return kiln.Errorf(kiln.EBuildFailed, "go mod download failed (exit status %d): the app's dependencies could not be fetched", ee.ExitCode())
+		}
+		return fmt.Errorf("go mod download: %w", err)
+	}
+	return nil
+}
