@@ -1,0 +1,100 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kiln-build/kiln/sqlstore"
+	"github.com/kiln-build/kiln/sqlstore/storetest"
+)
+
+// postgresURL returns KILN_TEST_POSTGRES_URL or skips the test.
+func postgresURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv("KILN_TEST_POSTGRES_URL")
+	if u == "" {
+		tb.Skip("KILN_TEST_POSTGRES_URL is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL tests")
+	}
+	return u
+}
+
+// MustOpenPostgres opens and migrates a database in a fresh schema, which
+// is dropped when the test ends.
+func MustOpenPostgres(tb testing.TB, opts sqlstore.Options) *sqlstore.DB {
+	tb.Helper()
+	ctx := context.Background()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	base := postgresURL(tb)
+	conn, err := pgx.Connect(ctx, base)
+	require.NoError(tb, err)
+	defer conn.Close(ctx)
+
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "kiln_test_" + hex.EncodeToString(b)
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(tb, err)
+	tb.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+
+	u, err := url.Parse(base)
+	require.NoError(tb, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := sqlstore.Open(ctx, u.String(), opts)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { require.NoError(tb, db.Close()) }) // runs before the drop
+	require.NoError(tb, db.Migrate(ctx))
+
+	// Everything landed in the test's schema, goose's table too.
+	var n int
+	require.NoError(tb, conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename IN ('builds', 'goose_db_version')", schema).Scan(&n))
+	require.Equal(tb, 2, n)
+	return db
+}
+
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	postgresURL(t)
+	storetest.Run(t, func(t *testing.T) *sqlstore.DB { return MustOpenPostgres(t, sqlstore.Options{}) })
+}
+
+func TestPostgresRequireVerifiedEmail(t *testing.T) {
+	t.Parallel()
+	postgresURL(t)
+	storetest.RunRequireVerifiedEmail(t, func(t *testing.T, opts sqlstore.Options) *sqlstore.DB {
+		return MustOpenPostgres(t, opts)
+	})
+}
+
+func TestOpenPostgres(t *testing.T) {
+	t.Parallel()
+	db := MustOpenPostgres(t, sqlstore.Options{})
+	require.Equal(t, sqlstore.DialectPostgres, db.Dialect())
+	require.NotNil(t, db.PgxPool())
+	require.NoError(t, db.PgxPool().Ping(context.Background()))
+
+	_, err := sqlstore.Open(context.Background(), "postgres://nobody:secret@127.0.0.1:1/none?sslmode=disable&connect_timeout=2", sqlstore.Options{})
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "secret", "the password stays out of errors")
+}
