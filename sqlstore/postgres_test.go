@@ -26,14 +26,11 @@ func postgresURL(tb testing.TB) string {
 	return u
 }
 
-// MustOpenPostgres opens and migrates a database in a fresh schema, which
-// is dropped when the test ends.
-func MustOpenPostgres(tb testing.TB, opts sqlstore.Options) *sqlstore.DB {
+// mustCreateSchema creates a fresh schema, dropped when the test ends, and
+// returns the database URL with search_path set to it.
+func mustCreateSchema(tb testing.TB) (dbURL, schema string) {
 	tb.Helper()
 	ctx := context.Background()
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
 	base := postgresURL(tb)
 	conn, err := pgx.Connect(ctx, base)
 	require.NoError(tb, err)
@@ -41,7 +38,7 @@ func MustOpenPostgres(tb testing.TB, opts sqlstore.Options) *sqlstore.DB {
 
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	schema := "kiln_test_" + hex.EncodeToString(b)
+	schema = "kiln_test_" + hex.EncodeToString(b)
 	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
 	require.NoError(tb, err)
 	tb.Cleanup(func() {
@@ -61,14 +58,35 @@ func MustOpenPostgres(tb testing.TB, opts sqlstore.Options) *sqlstore.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := sqlstore.Open(ctx, u.String(), opts)
+	return u.String(), schema
+}
+
+// mustOpenURL opens a database, closed when the test ends (before its
+// schema is dropped).
+func mustOpenURL(tb testing.TB, dbURL string, opts sqlstore.Options) *sqlstore.DB {
+	tb.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	db, err := sqlstore.Open(context.Background(), dbURL, opts)
 	require.NoError(tb, err)
-	tb.Cleanup(func() { require.NoError(tb, db.Close()) }) // runs before the drop
+	tb.Cleanup(func() { require.NoError(tb, db.Close()) })
+	return db
+}
+
+// MustOpenPostgres opens and migrates a database in a fresh schema, which
+// is dropped when the test ends.
+func MustOpenPostgres(tb testing.TB, opts sqlstore.Options) *sqlstore.DB {
+	tb.Helper()
+	ctx := context.Background()
+	dbURL, schema := mustCreateSchema(tb)
+	db := mustOpenURL(tb, dbURL, opts)
 	require.NoError(tb, db.Migrate(ctx))
 
 	// Everything landed in the test's schema, goose's table too.
 	var n int
-	require.NoError(tb, conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename IN ('builds', 'goose_db_version')", schema).Scan(&n))
+	require.NoError(tb, db.PgxPool().QueryRow(ctx, `SELECT count(*) FROM pg_tables
+		WHERE schemaname = $1 AND tablename IN ('builds', 'goose_db_version')`, schema).Scan(&n))
 	require.Equal(tb, 2, n)
 	return db
 }
@@ -97,4 +115,21 @@ func TestOpenPostgres(t *testing.T) {
 	_, err := sqlstore.Open(context.Background(), "postgres://nobody:secret@127.0.0.1:1/none?sslmode=disable&connect_timeout=2", sqlstore.Options{})
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "secret", "the password stays out of errors")
+}
+
+func TestPostgresConcurrentMigrate(t *testing.T) {
+	t.Parallel()
+	dbURL, _ := mustCreateSchema(t)
+	ctx := context.Background()
+	const nodes = 3
+	errs := make(chan error, nodes)
+	for range nodes {
+		db := mustOpenURL(t, dbURL, sqlstore.Options{})
+		go func() { errs <- db.Migrate(ctx) }()
+	}
+	for range nodes {
+		require.NoError(t, <-errs, "nodes starting together migrate in turn")
+	}
+	db := mustOpenURL(t, dbURL, sqlstore.Options{})
+	require.NoError(t, db.Ping(ctx))
 }

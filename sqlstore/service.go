@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -167,11 +166,4 @@ func deriveName(desc string) string {
 		return "app"
 	}
 	return strings.Join(words, "-")
-}
-
-// isKilnError reports whether err carries a kiln.Error, which callers pass
-// on unwrapped so its code and fields reach the user.
-func isKilnError(err error) bool {
-	var e *kiln.Error
-	return errors.As(err, &e)
 }

@@ -41,14 +41,17 @@ func testAuth(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		var wg sync.WaitGroup
 		users := make([]*kiln.User, n)
 		errs := make([]error, n)
+		start := make(chan struct{})
 		for i := range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				<-start
 				users[i] = &kiln.User{Email: fmt.Sprintf("u%d@example.com", i)}
 				errs[i] = e.Auth.CreateUser(ctx, users[i])
 			}()
 		}
+		close(start)
 		wg.Wait()
 		admins := 0
 		for i := range n {
