@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/client"
+)
+
+func (r *runner) adminCmd() *cobra.Command {
+	var pf pageFlags
+	users := r.leaf(command{
+		use:     "users",
+		short:   "List all users (admins)",
+		long:    `List every account on the server, newest first, with its role and whether its email is verified. Admins only.`,
+		example: `  kiln admin users --limit 20`,
+		ops:     []string{"GET /v1/admin/users"},
+		run: func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+			p, err := pf.page(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := r.authed(cmd)
+			if err != nil {
+				return err
+			}
+			list, next, err := s.AdminListUsers(ctx, p)
+			if err != nil {
+				return err
+			}
+			now := r.now()
+			err = r.emit(cmd, map[string]any{"items": list, "next_cursor": next}, func(w io.Writer) {
+				row(w, "ID", "EMAIL", "ROLE", "VERIFIED", "CREATED")
+				for _, u := range list {
+					row(w, u.ID, cell(u.Email), u.Role, u.EmailVerified, ago(now, u.CreatedAt))
+				}
+			})
+			if r.output == "table" {
+				moreHint(cmd, next)
+			}
+			return err
+		},
+	})
+	pf.register(users)
+
+	var role string
+	grant := r.leaf(command{
+		use:   "grant EMAIL",
+		short: "Give a user a role (admins)",
+		long: `Make the user with this email an admin (the default) or, with
+--role user, take admin rights away. Admins only.`,
+		example: `  kiln admin grant ada@example.com
+  kiln admin grant bob@example.com --role user`,
+		ops:  []string{"POST /v1/admin/grant"},
+		args: []string{"EMAIL"},
+		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
+			rl := kiln.Role(role)
+			if rl != kiln.RoleAdmin && rl != kiln.RoleUser {
+				return usageErrorf(cmd, "invalid --role %q: want admin or user", role)
+			}
+			s, err := r.authed(cmd)
+			if err != nil {
+				return err
+			}
+			u, err := s.AdminGrant(ctx, args[0], rl)
+			if err != nil {
+				return err
+			}
+			return r.emit(cmd, u, func(w io.Writer) { fmt.Fprintf(w, "%s is now %s.\n", safe(u.Email), u.Role) })
+		},
+	})
+	grant.Flags().StringVar(&role, "role", string(kiln.RoleAdmin), "the role to give: admin or user")
+	return r.group("admin", "Administer users (admins)", `Commands for server admins: list users and change their roles.`, users, grant)
+}
+
+// versionInfo is what 'kiln version -o json' prints.
+type versionInfo struct {
+	Client      client.ServerVersion  `json:"client"`
+	Server      *client.ServerVersion `json:"server,omitempty"`
+	ServerURL   string                `json:"server_url"`
+	ServerError string                `json:"server_error,omitempty"`
+}
+
+func (r *runner) versionCmd() *cobra.Command {
+	return r.leaf(command{
+		use:   "version",
+		short: "Print the client's and the server's version",
+		long: `Print this kiln binary's version, and the server's when it is reachable
+(an unreachable server is reported, not an error).`,
+		example: `  kiln version
+  kiln version -o json`,
+		ops: []string{"GET /v1/version"},
+		run: func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+			info := versionInfo{Client: client.ServerVersion{Version: kiln.Version, Commit: kiln.Commit, Go: runtime.Version()}}
+			s, err := r.connect(cmd)
+			if err != nil {
+				return err
+			}
+			info.ServerURL = s.server
+			vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if v, err := s.Version(vctx); err != nil {
+				info.ServerError = friendly(err).Error()
+			} else {
+				info.Server = v
+			}
+			return r.emit(cmd, info, func(w io.Writer) {
+				row(w, "Client:", describeVersion(info.Client))
+				if info.Server != nil {
+					row(w, "Server:", describeVersion(*info.Server)+" at "+info.ServerURL)
+				} else {
+					row(w, "Server:", "unreachable at "+info.ServerURL+" ("+info.ServerError+")")
+				}
+			})
+		},
+	})
+}
+
+func describeVersion(v client.ServerVersion) string {
+	parts := []string{cell(v.Version)}
+	if v.Commit != "" {
+		parts = append(parts, "commit "+cell(truncate(v.Commit, 12)))
+	}
+	if v.Go != "" {
+		parts = append(parts, cell(v.Go))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Operations walks the commands under root and returns, by command path
+// ("kiln apps create"), the API operations each one declares it calls (its
+// AnnotationOperations), sorted. Commands without the annotation are left
+// out.
+func Operations(root *cobra.Command) map[string][]string {
+	m := map[string][]string{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if v, ok := c.Annotations[AnnotationOperations]; ok && v != "" {
+			ops := strings.Split(v, ",")
+			sort.Strings(ops)
+			m[c.CommandPath()] = slices.Compact(ops)
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return m
+}
