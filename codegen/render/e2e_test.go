@@ -58,7 +58,7 @@ func TestGeneratedApp(t *testing.T) {
 	t.Run("Test", func(t *testing.T) {
 		out := goCmd(t, dir, "test", "-count=1", "-v", "./...")
 		for _, e := range spec.Entities {
-			for _, name := range []string{"CRUD", "NotFound", "List", "Invalid"} {
+			for _, name := range []string{"CRUD", "NotFound", "List", "Invalid", "Search"} {
 				test := "--- PASS: Test" + render.Pascal(e.Name) + name + " "
 				if !strings.Contains(out, test) {
 					t.Errorf("the generated tests did not pass %s", strings.TrimSpace(test))

@@ -33,6 +33,9 @@ type Data struct {
 	Set       templates.SetInfo // the set being rendered
 	Name      string            // the app name (snake_case)
 	Title     string            // the app name for people: "Book Club"
+	// Search is true when the spec asks for the "search" feature: a ?q=
+	// text filter on every list.
+	Search   bool
 	Entities  []*Entity         // the entities, in spec order
 	// Entity is the entity a per-entity file ("__entity__" in its path) is
 	// rendered for; nil in other files.
@@ -101,6 +104,7 @@ func newData(set *templates.Set, spec *kiln.AppSpec) (*Data, error) {
 		Set:       set.SetInfo,
 		Name:      spec.Name,
 		Title:     title(spec.Name),
+		Search:    slices.Contains(spec.Features, kiln.FeatureSearch),
 	}
 	byName := map[string]*Entity{}
 	goNames := map[string]string{} // Go name → what uses it
@@ -296,6 +300,21 @@ func (e *Entity) Plain() []*Field {
 	return out
 }
 
+// Searchable returns the text-like fields (string, text, email, url) a
+// search looks in.
+func (e *Entity) Searchable() []*Field {
+	var out []*Field
+	for _, f := range e.Fields {
+		switch f.Type {
+		case kiln.FieldString, kiln.FieldText, kiln.FieldEmail, kiln.FieldURL:
+			if f.Ref == nil {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
 // MustGive returns the fields a create request must include: required,
 // without a default.
 func (e *Entity) MustGive() []*Field {
@@ -342,7 +361,8 @@ func (d *Data) UISchema() []map[string]any {
 			display = f.Name
 		}
 		out = append(out, map[string]any{
-			"name": e.Name, "plural": e.Plural, "label": e.Label,
+			"search": d.Search && len(e.Searchable()) > 0,
+			"name":   e.Name, "plural": e.Plural, "label": e.Label,
 			"pluralLabel": e.PluralLabel, "display": display, "fields": fields,
 		})
 	}

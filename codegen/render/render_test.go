@@ -58,6 +58,7 @@ func richSpec() *kiln.AppSpec {
 		KilnSpec: kiln.SpecVersion,
 		Name:     "shop_admin",
 		Summary:  "Customers, their orders and product categories.",
+		Features: []string{kiln.FeatureUI, kiln.FeatureSearch},
 		Entities: []kiln.Entity{
 			{Name: "customer", Plural: "customers", Fields: []kiln.Field{
 				{Name: "name", Type: kiln.FieldString, Required: true},
@@ -129,7 +130,7 @@ func TestRenderGolden(t *testing.T) {
 		t.Fatalf("rendered file list differs from testdata/library (-golden +rendered):\n%s", diff)
 	}
 	for _, p := range files.Paths() {
-		if diff := cmp.Diff(string(golden[p]), string(files[p])); diff != "" {
+		if diff := cmp.Diff(strings.Split(string(golden[p]), "\n"), strings.Split(string(files[p]), "\n")); diff != "" {
 			t.Errorf("%s differs from its golden file (-golden +rendered):\n%s", p, diff)
 		}
 	}

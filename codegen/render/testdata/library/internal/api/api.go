@@ -210,7 +210,7 @@ func pathID(w http.ResponseWriter, r *http.Request, what string) (int64, bool) {
 	return id, true
 }
 
-// listOptions reads ?limit=&offset= and the allowed reference filters
+// listOptions reads ?limit=&offset=, the allowed reference filters
 // (?customer_id=3). On a bad value it answers 400 and returns false.
 func listOptions(w http.ResponseWriter, r *http.Request, filters ...string) (store.ListOptions, bool) {
 	q := r.URL.Query()

@@ -83,7 +83,7 @@ func (db *DB) GetAuthor(ctx context.Context, id int64) (*Author, error) {
 // ListAuthors returns one page of authors in id order and how many
 // there are in all.
 func (db *DB) ListAuthors(ctx context.Context, opts ListOptions) ([]*Author, int, error) {
-	cond, args, err := where(opts.Filter)
+	cond, args, err := where(opts, nil)
 	if err != nil {
 		return nil, 0, err
 	}

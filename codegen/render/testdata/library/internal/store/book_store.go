@@ -83,7 +83,7 @@ func (db *DB) GetBook(ctx context.Context, id int64) (*Book, error) {
 // ListBooks returns one page of books in id order and how many
 // there are in all. Filter accepts author_id.
 func (db *DB) ListBooks(ctx context.Context, opts ListOptions) ([]*Book, int, error) {
-	cond, args, err := where(opts.Filter, "author_id")
+	cond, args, err := where(opts, nil, "author_id")
 	if err != nil {
 		return nil, 0, err
 	}

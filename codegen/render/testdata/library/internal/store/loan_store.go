@@ -83,7 +83,7 @@ func (db *DB) GetLoan(ctx context.Context, id int64) (*Loan, error) {
 // ListLoans returns one page of loans in id order and how many
 // there are in all. Filter accepts book_id.
 func (db *DB) ListLoans(ctx context.Context, opts ListOptions) ([]*Loan, int, error) {
-	cond, args, err := where(opts.Filter, "book_id")
+	cond, args, err := where(opts, nil, "book_id")
 	if err != nil {
 		return nil, 0, err
 	}

@@ -173,7 +173,8 @@ func count(ctx context.Context, tx *sql.Tx, table, column string, id int64) (int
 
 // where builds the WHERE clause of a list from its filter, accepting only
 // the allowed columns.
-func where(filter map[string]int64, allowed ...string) (string, []any, error) {
+func where(opts ListOptions, searchable []string, allowed ...string) (string, []any, error) {
+	filter := opts.Filter
 	keys := make([]string, 0, len(filter))
 	for k := range filter {
 		if !slices.Contains(allowed, k) {
@@ -181,15 +182,15 @@ func where(filter map[string]int64, allowed ...string) (string, []any, error) {
 		}
 		keys = append(keys, k)
 	}
-	if len(keys) == 0 {
-		return "", nil, nil
-	}
 	slices.Sort(keys)
 	var conds []string
 	var args []any
 	for _, k := range keys {
 		conds = append(conds, `"`+k+`" = ?`)
 		args = append(args, filter[k])
+	}
+	if len(conds) == 0 {
+		return "", nil, nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args, nil
 }

@@ -3,10 +3,10 @@
 // as text (textContent, option.text, input.value), never as HTML.
 "use strict";
 
-const SCHEMA = [{"display":"name","fields":[{"label":"Name","name":"name","required":true,"type":"string"},{"label":"Email","name":"email","required":false,"type":"email"}],"label":"Author","name":"author","plural":"authors","pluralLabel":"Authors"},{"display":"title","fields":[{"label":"Title","name":"title","required":true,"type":"string"},{"label":"Year","name":"year","required":false,"type":"integer"},{"label":"Price","name":"price","required":false,"type":"decimal"},{"label":"Author","name":"author_id","ref":"authors","required":true,"type":"ref"}],"label":"Book","name":"book","plural":"books","pluralLabel":"Books"},{"display":"borrower","fields":[{"label":"Borrower","name":"borrower","required":true,"type":"string"},{"label":"Due on","name":"due_on","required":true,"type":"date"},{"default":false,"label":"Returned","name":"returned","required":true,"type":"boolean"},{"label":"Book","name":"book_id","ref":"books","required":true,"type":"ref"}],"label":"Loan","name":"loan","plural":"loans","pluralLabel":"Loans"}];
+const SCHEMA = [{"display":"name","fields":[{"label":"Name","name":"name","required":true,"type":"string"},{"label":"Email","name":"email","required":false,"type":"email"}],"label":"Author","name":"author","plural":"authors","pluralLabel":"Authors","search":false},{"display":"title","fields":[{"label":"Title","name":"title","required":true,"type":"string"},{"label":"Year","name":"year","required":false,"type":"integer"},{"label":"Price","name":"price","required":false,"type":"decimal"},{"label":"Author","name":"author_id","ref":"authors","required":true,"type":"ref"}],"label":"Book","name":"book","plural":"books","pluralLabel":"Books","search":false},{"display":"borrower","fields":[{"label":"Borrower","name":"borrower","required":true,"type":"string"},{"label":"Due on","name":"due_on","required":true,"type":"date"},{"default":false,"label":"Returned","name":"returned","required":true,"type":"boolean"},{"label":"Book","name":"book_id","ref":"books","required":true,"type":"ref"}],"label":"Loan","name":"loan","plural":"loans","pluralLabel":"Loans","search":false}];
 const PAGE_SIZE = 20;
 
-const state = { entity: SCHEMA[0], offset: 0, editing: null };
+const state = { entity: SCHEMA[0], offset: 0, editing: null, query: "" };
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -55,14 +55,15 @@ function renderNav() {
   nav.replaceChildren(...SCHEMA.map((e) => el("button", {
     type: "button", text: e.pluralLabel,
     "aria-current": e === state.entity ? "page" : "false",
-    onclick: () => { state.entity = e; state.offset = 0; state.editing = null; refresh(); },
+    onclick: () => { state.entity = e; state.offset = 0; state.editing = null; state.query = ""; refresh(); },
   })));
 }
 
 async function renderList() {
   const e = state.entity;
   const box = document.getElementById("list");
-  const res = await api("GET", "/api/" + e.plural + "?limit=" + PAGE_SIZE + "&offset=" + state.offset);
+  const q = e.search && state.query ? "&q=" + encodeURIComponent(state.query) : "";
+  const res = await api("GET", "/api/" + e.plural + "?limit=" + PAGE_SIZE + "&offset=" + state.offset + q);
   if (!res.ok) {
     box.replaceChildren(el("h2", { text: e.pluralLabel }), el("p", { class: "error", text: (res.data && res.data.error) || "could not load" }));
     return;
@@ -83,7 +84,9 @@ async function renderList() {
     el("span", { class: "muted", text: total === 0 ? "none yet" : (state.offset + 1) + "–" + (state.offset + res.data.items.length) + " of " + total }),
     el("button", { type: "button", text: "Next", disabled: state.offset + PAGE_SIZE >= total,
       onclick: () => { state.offset += PAGE_SIZE; renderList(); } }));
-  box.replaceChildren(el("h2", { text: e.pluralLabel }), el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)), pager);
+  const search = e.search ? el("input", { type: "search", placeholder: "Search", "aria-label": "Search " + e.pluralLabel.toLowerCase(), value: state.query,
+    onchange: (ev) => { state.query = ev.target.value; state.offset = 0; renderList(); } }) : "";
+  box.replaceChildren(el("h2", { text: e.pluralLabel }), search, el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)), pager);
 }
 
 async function remove(item) {
