@@ -418,8 +418,8 @@ func (db *DB) endBuild(ctx context.Context, c conn, id int64, status kiln.BuildS
 // transaction: with fewer than maxAttempts attempts it is queued again
 // (lease cleared, a system log line, a new queue job through the
 // EnqueueFunc); otherwise it fails with the reason. A build whose cancel
-// was requested is canceled and counted with the failed. It returns the
-// ids of both groups; an error with one build does not stop the others and
+// was requested is canceled and counted with the failed. One call handles
+// at most 1000 builds, oldest first. It returns the ids of both groups; an error with one build does not stop the others and
 // is returned joined with the rest.
 func (w *BuildWork) RescueStaleBuilds(ctx context.Context, staleBefore time.Time, maxAttempts int) (requeued, failed []int64, err error) {
 	db := w.db

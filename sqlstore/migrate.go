@@ -104,7 +104,9 @@ func (db *DB) schemaVersion() (int64, error) {
 // this binary expects. The error says which check failed. It writes
 // nothing, so a readiness probe may call it often.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.writer.PingContext(ctx); err != nil {
+	// The read pool: on SQLite the single writer connection may be busy
+	// with a transaction, and a probe should not queue behind it.
+	if err := db.reader.PingContext(ctx); err != nil {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
 	want, err := db.schemaVersion()
