@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -101,7 +100,6 @@ func TestOpenSQLite(t *testing.T) {
 		require.NoError(t, db.Migrate(ctx))
 		var n int
 		require.NoError(t, db.Writer().QueryRowContext(ctx, "SELECT count(*) FROM users").Scan(&n))
-		require.Equal(t, 1, n)
-		require.True(t, strings.HasSuffix(path, "kiln.db"))
+		require.Equal(t, 1, n, "reopening and migrating again keeps the data")
 	})
 }
