@@ -8,6 +8,7 @@ import (
 	"go/format"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -311,6 +312,25 @@ func BenchmarkRender(b *testing.B) {
 	for b.Loop() {
 		if _, err := render.Render(set, spec); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestRenderScriptParses checks the web UI script with Node when it is
+// installed: a syntax error there breaks the UI without failing any Go test.
+func TestRenderScriptParses(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed; skipping the app.js syntax check")
+	}
+	for _, spec := range []*kiln.AppSpec{librarySpec(), richSpec()} {
+		p := filepath.Join(t.TempDir(), "app.js")
+		if err := os.WriteFile(p, MustRender(t, spec)["internal/web/static/app.js"], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(node, "--check", p).CombinedOutput(); err != nil {
+			t.Errorf("%s: app.js does not parse: %v\n%s", spec.Name, err, out)
 		}
 	}
 }
