@@ -163,6 +163,11 @@ func TestOCIArchive_ReadBack(t *testing.T) {
 			!slices.Equal(info.Layers, []string{digest.String()}) || !slices.Contains(info.Env, "PORT=8080") {
 			t.Fatalf("skopeo inspect: %s", out)
 		}
+		// Copying reads every blob and checks its digest.
+		dst := filepath.Join(t.TempDir(), "copy")
+		if out, err := exec.Command(skopeo, "copy", "--quiet", "oci-archive:"+p, "oci:"+dst+":v3").CombinedOutput(); err != nil {
+			t.Fatalf("skopeo copy: %v\n%s", err, out)
+		}
 	})
 }
 

@@ -77,6 +77,7 @@ func (r *Runner) Run(ctx context.Context, dir string, stdout, stderr io.Writer, 
 	argv = append(argv, args...)
 
 	out := &capture{left: r.cfg.MaxOutput, max: r.cfg.MaxOutput}
+	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 
@@ -112,7 +113,6 @@ func (r *Runner) Run(ctx context.Context, dir string, stdout, stderr io.Writer, 
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return res, fmt.Errorf("sandbox: start %s: %w", name, err)
 	}

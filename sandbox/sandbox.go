@@ -60,7 +60,7 @@ type Config struct {
 
 	Timeout     time.Duration // wall time per command
 	MaxOutput   int64         // bytes of stdout+stderr captured per command
-	MaxProcs    int           // RLIMIT_NPROC (not enforced for root, see README note in Runner.Describe)
+	MaxProcs    int           // RLIMIT_NPROC: tasks of the sandbox user (the kernel exempts root)
 	MaxFileSize int64         // RLIMIT_FSIZE in bytes
 	CPUSeconds  int           // RLIMIT_CPU per process
 

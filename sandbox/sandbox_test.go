@@ -500,6 +500,32 @@ func TestNew(t *testing.T) {
 	})
 }
 
+// A tool outside the sandbox's PATH (staticcheck in ~/go/bin) runs when
+// named by its absolute path: that one file is bound read-only, its folder
+// stays hidden.
+func TestRun_ToolOutsidePath(t *testing.T) {
+	t.Parallel()
+	r := MustRunner(t, sandboxed, sandbox.Config{})
+	app, _ := MustAppDir(t)
+	toolDir := t.TempDir()
+	tool := filepath.Join(toolDir, "probe-tool")
+	b, _ := os.ReadFile(probeBin)
+	if err := os.WriteFile(tool, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(toolDir, "neighbour"), []byte("hidden"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := r.Run(t.Context(), app, &out, &out, tool, "read", filepath.Join(toolDir, "neighbour"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 || !strings.Contains(out.String(), "read failed") {
+		t.Fatalf("tool by absolute path: %+v %q", res, out.String())
+	}
+}
+
 func TestRun_Errors(t *testing.T) {
 	r := MustRunner(t, direct, sandbox.Config{})
 	app, _ := MustAppDir(t)
