@@ -165,6 +165,26 @@ func (r *Runner) Describe() string {
 	return b.String()
 }
 
+// WithBuildCache returns a Runner like r whose commands use dir (created
+// when missing) as their writable Go build cache. Generated code can write
+// anything into the cache it is given, so builds of different owners
+// should not share one: give each owner its own.
+func (r *Runner) WithBuildCache(dir string) (*Runner, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox: build cache: %w", err)
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: build cache: %w", err)
+	}
+	if real, err = filepath.Abs(real); err != nil {
+		return nil, fmt.Errorf("sandbox: build cache: %w", err)
+	}
+	c := *r
+	c.cfg.BuildCache = real
+	return &c, nil
+}
+
 // Config returns the configuration with defaults filled in.
 func (r *Runner) Config() Config { return r.cfg }
 

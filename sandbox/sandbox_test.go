@@ -289,6 +289,27 @@ func TestRun_Env(t *testing.T) {
 	}
 }
 
+func TestRunner_WithBuildCache(t *testing.T) {
+	t.Parallel()
+	r := MustRunner(t, sandboxed, sandbox.Config{})
+	own := filepath.Join(t.TempDir(), "owner-7")
+	r7, err := r.WithBuildCache(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _ := MustAppDir(t)
+	_, out, _ := MustRun(t, r7, t.Context(), app, "env")
+	if !strings.Contains(out, "GOCACHE="+own+"\n") {
+		t.Fatalf("GOCACHE is not the owner's cache: %s", out)
+	}
+	if res, o, _ := MustRun(t, r7, t.Context(), app, "write", filepath.Join(own, "entry"), "10"); res.ExitCode != 3 {
+		t.Fatalf("the owner's cache is not writable: %q", o)
+	}
+	if r.Config().BuildCache == own {
+		t.Fatal("WithBuildCache changed the original Runner")
+	}
+}
+
 func TestRun_Timeout(t *testing.T) {
 	t.Parallel()
 	for _, m := range bothModes {
