@@ -1,0 +1,143 @@
+package cli_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/api"
+	"github.com/kiln-build/kiln/auth"
+	"github.com/kiln-build/kiln/mail"
+	"github.com/kiln-build/kiln/sqlstore"
+)
+
+// realServer runs the real API on the real SQLite store and auth service,
+// without a queue (builds stay queued until canceled), so the CLI is checked
+// against the server's actual routes, bodies and problem documents.
+func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
+	t.Helper()
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "kiln.db"), sqlstore.Options{Logger: logger})
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	require.NoError(t, db.Migrate(ctx))
+	// No worker runs here: builds stay queued, which is all these checks need.
+	db.SetEnqueue(func(context.Context, *sql.Tx, int64) error { return nil })
+	mailer := mail.NewDevMailer(logger)
+	ts := httptest.NewUnstartedServer(nil)
+	authSvc, err := auth.New(sqlstore.NewAuthStore(db), mailer, auth.Config{
+		Secret:  []byte(strings.Repeat("s", auth.MinSecretLen)),
+		BaseURL: "http://" + ts.Listener.Addr().String(),
+	}, logger)
+	require.NoError(t, err)
+	ts.Config.Handler = api.New(api.Config{
+		Auth:        authSvc,
+		Users:       sqlstore.NewUserService(db),
+		Apps:        sqlstore.NewAppService(db),
+		Builds:      sqlstore.NewBuildService(db),
+		Idempotency: sqlstore.NewIdempotencyStore(db),
+		DevOutbox:   mailer,
+		Logger:      logger,
+	})
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return ts, mailer
+}
+
+// TestAgainstRealServer walks a user's first session through the CLI.
+func TestAgainstRealServer(t *testing.T) {
+	t.Parallel()
+	ts, mailer := realServer(t)
+	h := newHarness(t)
+	h.env["KILN_SERVER"] = ts.URL
+
+	res := h.MustRun("correct horse battery\n", "signup", "--email", "ada@example.com", "--password-stdin")
+	assert.Contains(t, res.stdout, "Signed up and logged in")
+	m, ok := mailer.Last("ada@example.com")
+	require.True(t, ok, "a verification mail was sent")
+	link, err := url.Parse(m.Link)
+	require.NoError(t, err)
+	h.MustRun("", "verify-email", link.Query().Get("token"))
+
+	var me kiln.User
+	require.NoError(t, json.Unmarshal([]byte(h.MustRun("", "whoami", "-o", "json").stdout), &me))
+	assert.True(t, me.EmailVerified)
+	assert.Equal(t, kiln.RoleAdmin, me.Role)
+
+	secret := strings.TrimSpace(h.MustRun("", "tokens", "create", "ci", "--expires", "30d").stdout)
+	h.env["KILN_TOKEN"] = secret
+	assert.Contains(t, h.MustRun("", "whoami").stdout, "ada@example.com")
+	delete(h.env, "KILN_TOKEN")
+	assert.Contains(t, h.MustRun("", "tokens", "list").stdout, "ci")
+	h.MustRun("", "auth", "refresh")
+
+	res = h.Run("", "apps", "create", strings.Repeat("x", kiln.MaxDescriptionLen+1))
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "description", "the server names the field: %s", res.stderr)
+
+	var created struct {
+		App   kiln.App
+		Build kiln.Build
+	}
+	require.NoError(t, json.Unmarshal([]byte(h.MustRun("", "apps", "create", "a library with books", "--name", "library", "-o", "json").stdout), &created))
+	assert.Equal(t, kiln.BuildQueued, created.Build.Status)
+	assert.Contains(t, h.MustRun("", "apps", "list").stdout, "library")
+	assert.Contains(t, h.MustRun("", "apps", "get", "library").stdout, "Latest build:")
+	assert.Contains(t, h.MustRun("", "builds", "list", "--status", "queued").stdout, "queued")
+	h.MustRun("", "builds", "get", itoa(created.Build.ID))
+	h.MustRun("", "builds", "cancel", itoa(created.Build.ID))
+	assert.Contains(t, h.MustRun("", "artifacts", "list", itoa(created.Build.ID)).stdout, "KIND")
+
+	res = h.Run("", "builds", "get", "999999")
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "Error: ")
+
+	assert.Contains(t, h.MustRun("", "admin", "users").stdout, "ada@example.com")
+	assert.Contains(t, h.MustRun("", "version").stdout, "Server:")
+	h.MustRun("", "apps", "delete", "library", "--yes")
+	h.MustRun("", "logout")
+	res = h.Run("", "whoami")
+	assert.Equal(t, 1, res.code)
+}
+
+// TestAgainstRealServerPathIDs covers the operations whose input embeds the
+// api package's path-id struct: PATCH /v1/apps/{id}, PUT /v1/apps/{id}/spec,
+// GET and POST /v1/apps/{id}/builds and GET /v1/builds/{id}/logs.
+func TestAgainstRealServerPathIDs(t *testing.T) {
+	t.Parallel()
+	ts, _ := realServer(t)
+	h := newHarness(t)
+	h.env["KILN_SERVER"] = ts.URL
+	h.MustRun("correct horse battery\n", "signup", "--email", "ada@example.com", "--password-stdin")
+	_, buildID := h.mustCreate("a library with books", "library")
+	h.mustCreate("a todo list", "todo")
+
+	assert.Contains(t, h.MustRun("", "apps", "update", "library", "--name", "books").stdout, `"books"`)
+	good := `{"kiln_spec":1,"name":"library","entities":[{"name":"book","plural":"books","fields":[{"name":"title","type":"string","required":true}]}]}`
+	h.MustRun(good, "apps", "spec", "set", "books", "-")
+	assert.Contains(t, h.MustRun("", "apps", "spec", "get", "books").stdout, `"plural": "books"`)
+
+	var list struct{ Items []kiln.Build }
+	require.NoError(t, json.Unmarshal([]byte(h.MustRun("", "builds", "list", "--app", "books", "-o", "json").stdout), &list))
+	require.Len(t, list.Items, 1, "only the books app's build")
+	assert.Equal(t, buildID, list.Items[0].ID)
+	assert.Contains(t, h.MustRun("", "apps", "rebuild", "books").stdout, "(#2)")
+
+	h.MustRun("", "builds", "cancel", itoa(buildID))
+	h.MustRun("", "builds", "logs", itoa(buildID))
+	res := h.Run("", "builds", "logs", "-f", itoa(buildID))
+	assert.Equal(t, 1, res.code, "a canceled build exits 1: %s", res.stderr)
+	assert.Contains(t, res.stderr, "was canceled")
+}
