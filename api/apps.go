@@ -46,7 +46,7 @@ type appCreateOutput struct{ Body appCreateBody }
 type appOutput struct{ Body *kiln.App }
 
 type appUpdateInput struct {
-	idPath
+	ID   int64 `path:"id" minimum:"1" doc:"App id."`
 	Body struct {
 		Name        *string `json:"name,omitempty" maxLength:"64"`
 		Description *string `json:"description,omitempty" minLength:"1" maxLength:"10000"`
@@ -56,12 +56,12 @@ type appUpdateInput struct {
 type specOutput struct{ Body *kiln.AppSpec }
 
 type specPutInput struct {
-	idPath
+	ID   int64 `path:"id" minimum:"1" doc:"App id."`
 	Body *kiln.AppSpec
 }
 
 type appBuildsInput struct {
-	idPath
+	ID int64 `path:"id" minimum:"1" doc:"App id."`
 	pageParams
 	Status string `query:"status" enum:"queued,planning,generating,validating,repairing,packaging,succeeded,failed,canceled," doc:"Only builds in this status."`
 }
@@ -74,7 +74,7 @@ type buildListOutput struct {
 }
 
 type buildCreateInput struct {
-	idPath
+	ID             int64  `path:"id" minimum:"1" doc:"App id."`
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Send the same key to retry safely."`
 	Body           *struct {
 		NoCache bool `json:"no_cache,omitempty" doc:"Build everything even when an identical earlier build could be reused."`

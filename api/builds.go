@@ -28,7 +28,7 @@ type buildDetail struct {
 type buildDetailOutput struct{ Body buildDetail }
 
 type logsInput struct {
-	idPath
+	ID    int64 `path:"id" minimum:"1" doc:"Build id."`
 	After int64 `query:"after" minimum:"0" doc:"Only lines with a larger seq (the next_after of the previous call)."`
 	Limit int   `query:"limit" minimum:"0" maximum:"5000" doc:"Lines per call (default 1000)."`
 }
