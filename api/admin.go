@@ -25,7 +25,7 @@ type grantInput struct {
 
 func (s *Server) registerAdmin() {
 	huma.Register(s.api, op("admin-list-users", http.MethodGet, "/v1/admin/users", "List users (admins)", "admin", true),
-		func(ctx context.Context, in *pageParams) (*userListOutput, error) {
+		func(ctx context.Context, in *PageParams) (*userListOutput, error) {
 			users, next, err := s.cfg.Users.FindUsers(ctx, kiln.UserFilter{Page: in.page()})
 			if err != nil {
 				return nil, s.err.problem(ctx, err)

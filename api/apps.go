@@ -9,15 +9,16 @@ import (
 	kiln "github.com/kiln-build/kiln"
 )
 
-type pageParams struct {
+// PageParams are the paging query parameters of list operations.
+type PageParams struct {
 	Cursor string `query:"cursor" maxLength:"200" doc:"The next_cursor of the previous page."`
 	Limit  int    `query:"limit" minimum:"0" maximum:"200" doc:"Items per page (default 50)."`
 }
 
-func (p pageParams) page() kiln.Page { return kiln.Page{Cursor: p.Cursor, Limit: p.Limit} }
+func (p PageParams) page() kiln.Page { return kiln.Page{Cursor: p.Cursor, Limit: p.Limit} }
 
 type appListInput struct {
-	pageParams
+	PageParams
 	All bool `query:"all" doc:"Admins: everyone's apps."`
 }
 
@@ -62,7 +63,7 @@ type specPutInput struct {
 
 type appBuildsInput struct {
 	ID int64 `path:"id" minimum:"1" doc:"App id."`
-	pageParams
+	PageParams
 	Status string `query:"status" enum:"queued,planning,generating,validating,repairing,packaging,succeeded,failed,canceled," doc:"Only builds in this status."`
 }
 
@@ -107,7 +108,7 @@ func (s *Server) registerApps() {
 	})
 
 	huma.Register(s.api, op("get-app", http.MethodGet, "/v1/apps/{id}", "Get an app", "apps", true),
-		func(ctx context.Context, in *idPath) (*appOutput, error) {
+		func(ctx context.Context, in *IDPath) (*appOutput, error) {
 			app, err := s.cfg.Apps.FindAppByID(ctx, in.ID)
 			if err != nil {
 				return nil, s.err.problem(ctx, err)
@@ -126,7 +127,7 @@ func (s *Server) registerApps() {
 
 	o = op("delete-app", http.MethodDelete, "/v1/apps/{id}", "Delete an app with its builds and artifacts", "apps", true)
 	o.DefaultStatus = http.StatusNoContent
-	huma.Register(s.api, o, func(ctx context.Context, in *idPath) (*struct{}, error) {
+	huma.Register(s.api, o, func(ctx context.Context, in *IDPath) (*struct{}, error) {
 		if err := s.cfg.Apps.DeleteApp(ctx, in.ID); err != nil {
 			return nil, s.err.problem(ctx, err)
 		}
@@ -134,7 +135,7 @@ func (s *Server) registerApps() {
 	})
 
 	huma.Register(s.api, op("get-app-spec", http.MethodGet, "/v1/apps/{id}/spec", "Get an app's current AppSpec", "apps", true),
-		func(ctx context.Context, in *idPath) (*specOutput, error) {
+		func(ctx context.Context, in *IDPath) (*specOutput, error) {
 			app, err := s.cfg.Apps.FindAppByID(ctx, in.ID)
 			if err != nil {
 				return nil, s.err.problem(ctx, err)

@@ -59,7 +59,8 @@ type tokenListOutput struct {
 	}
 }
 
-type idPath struct {
+// IDPath is the {id} path parameter.
+type IDPath struct {
 	ID int64 `path:"id" minimum:"1" doc:"Identifier."`
 }
 
@@ -158,7 +159,7 @@ func (s *Server) registerAuth() {
 
 	o = op("revoke-token", http.MethodDelete, "/v1/tokens/{id}", "Revoke an API token", "tokens", true)
 	o.DefaultStatus = http.StatusNoContent
-	huma.Register(s.api, o, func(ctx context.Context, in *idPath) (*struct{}, error) {
+	huma.Register(s.api, o, func(ctx context.Context, in *IDPath) (*struct{}, error) {
 		if err := s.cfg.Auth.RevokeAPIToken(ctx, in.ID); err != nil {
 			return nil, s.err.problem(ctx, err)
 		}

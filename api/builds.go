@@ -15,7 +15,7 @@ import (
 )
 
 type buildListInput struct {
-	pageParams
+	PageParams
 	AppID  int64  `query:"app_id" minimum:"0" doc:"Only this app's builds."`
 	Status string `query:"status" enum:"queued,planning,generating,validating,repairing,packaging,succeeded,failed,canceled," doc:"Only builds in this status."`
 	All    bool   `query:"all" doc:"Admins: everyone's builds."`
@@ -59,7 +59,7 @@ func (s *Server) registerBuilds() {
 		})
 
 	huma.Register(s.api, op("get-build", http.MethodGet, "/v1/builds/{id}", "Get a build with its steps", "builds", true),
-		func(ctx context.Context, in *idPath) (*buildDetailOutput, error) {
+		func(ctx context.Context, in *IDPath) (*buildDetailOutput, error) {
 			b, err := s.cfg.Builds.FindBuildByID(ctx, in.ID)
 			if err != nil {
 				return nil, s.err.problem(ctx, err)
@@ -73,7 +73,7 @@ func (s *Server) registerBuilds() {
 
 	o := op("cancel-build", http.MethodPost, "/v1/builds/{id}/cancel", "Cancel a build", "builds", true)
 	o.Description = "A queued build is canceled at once, a running one within seconds. 409 when the build has already ended."
-	huma.Register(s.api, o, func(ctx context.Context, in *idPath) (*buildOutput, error) {
+	huma.Register(s.api, o, func(ctx context.Context, in *IDPath) (*buildOutput, error) {
 		b, err := s.cfg.Builds.CancelBuild(ctx, in.ID)
 		if err != nil {
 			return nil, s.err.problem(ctx, err)
@@ -105,7 +105,7 @@ func (s *Server) registerBuilds() {
 		})
 
 	huma.Register(s.api, op("list-build-artifacts", http.MethodGet, "/v1/builds/{id}/artifacts", "List a build's artifacts", "builds", true),
-		func(ctx context.Context, in *idPath) (*artifactListOutput, error) {
+		func(ctx context.Context, in *IDPath) (*artifactListOutput, error) {
 			arts, err := s.cfg.Builds.FindArtifacts(ctx, in.ID)
 			if err != nil {
 				return nil, s.err.problem(ctx, err)
@@ -121,7 +121,7 @@ func (s *Server) registerBuilds() {
 		Description: "The artifact's content.",
 		Content:     map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}}},
 	}}
-	huma.Register(s.api, o, func(ctx context.Context, in *idPath) (*huma.StreamResponse, error) {
+	huma.Register(s.api, o, func(ctx context.Context, in *IDPath) (*huma.StreamResponse, error) {
 		a, err := s.cfg.Builds.FindArtifactByID(ctx, in.ID)
 		if err != nil {
 			return nil, s.err.problem(ctx, err)
