@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/client"
+	"github.com/kiln-build/kiln/config"
+	"github.com/kiln-build/kiln/worker"
+)
+
+// testPipeline is a real kiln.Pipeline for end-to-end tests of the
+// platform: it plans a fixed spec, logs, stores an artifact, and for
+// descriptions containing "slow" works until canceled.
+type testPipeline struct{}
+
+func (testPipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec kiln.Recorder) error {
+	err := rec.Step(ctx, "plan", kiln.BuildPlanning, func(ctx context.Context) error {
+		rec.Logf("planning %q", app.Description)
+		return rec.SetSpec(ctx, &kiln.AppSpec{KilnSpec: 1, Name: "demo", Entities: []kiln.Entity{{Name: "task", Plural: "tasks", Fields: []kiln.Field{{Name: "title", Type: kiln.FieldString}}}}})
+	})
+	if err != nil {
+		return err
+	}
+	err = rec.Step(ctx, "test", kiln.BuildValidating, func(ctx context.Context) error {
+		w := rec.Writer(kiln.StreamStdout)
+		defer w.Close()
+		for i := range 3 {
+			fmt.Fprintf(w, "ok  \tdemo/pkg%d\t0.01s\n", i)
+		}
+		if strings.Contains(app.Description, "slow") {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return rec.Step(ctx, "package", kiln.BuildPackaging, func(ctx context.Context) error {
+		_, err := rec.AddArtifact(ctx, kiln.ArtifactChecksums, "SHA256SUMS", strings.NewReader("abc  app.tar.gz\n"))
+		return err
+	})
+}
+
+// syncBuffer collects the server's log for failure output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// MustPostgresURL returns a URL of a fresh schema on the test PostgreSQL
+// (dropped at cleanup), or skips when KILN_TEST_POSTGRES_URL is unset.
+func MustPostgresURL(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv("KILN_TEST_POSTGRES_URL")
+	if base == "" {
+		tb.Skip("KILN_TEST_POSTGRES_URL is not set: skipping PostgreSQL test")
+	}
+	raw := make([]byte, 6)
+	_, _ = rand.Read(raw)
+	schema := "e2e_" + hex.EncodeToString(raw)
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// MustMain starts a Kiln process in-process and stops it at cleanup.
+func MustMain(tb testing.TB, dbURL, dataDir string, roles []string, p kiln.Pipeline) *Main {
+	tb.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = dataDir
+	cfg.Database.URL = dbURL
+	cfg.Dev = true
+	cfg.Roles = roles
+	cfg.Log.Level = "info"
+	cfg.Log.Format = "text"
+	logs := &syncBuffer{}
+	m := NewMain(cfg, logs)
+	m.Pipeline = p
+	m.WorkerTuning = func(c *worker.Config) { c.Heartbeat = 200 * time.Millisecond }
+	if err := m.Run(context.Background()); err != nil {
+		tb.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	tb.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+		if tb.Failed() {
+			tb.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return m
+}
+
+// MustUser signs up, verifies through the dev outbox and logs in.
+func MustUser(tb testing.TB, m *Main, email string) *client.Client {
+	tb.Helper()
+	ctx := context.Background()
+	anon := client.New(m.URL())
+	if _, err := anon.Signup(ctx, email, "correct horse battery"); err != nil {
+		tb.Fatalf("signup: %v", err)
+	}
+	msg, ok := m.Mailer.Last(email)
+	if !ok {
+		tb.Fatalf("no verification mail for %s", email)
+	}
+	link, err := url.Parse(msg.Link)
+	if err != nil || link.Query().Get("token") == "" {
+		tb.Fatalf("bad verification link %q", msg.Link)
+	}
+	u, err := anon.VerifyEmail(ctx, link.Query().Get("token"))
+	if err != nil || !u.EmailVerified {
+		tb.Fatalf("verify: %v %+v", err, u)
+	}
+	sess, err := anon.Login(ctx, email, "correct horse battery")
+	if err != nil {
+		tb.Fatalf("login: %v", err)
+	}
+	return client.New(m.URL(), client.WithToken(sess.AccessToken))
+}
+
+// waitStatus polls until the build reaches a terminal status or times out.
+func waitStatus(tb testing.TB, c *client.Client, id int64, d time.Duration, want func(kiln.BuildStatus) bool) *kiln.Build {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		b, _, err := c.GetBuild(context.Background(), id)
+		if err != nil {
+			tb.Fatalf("get build: %v", err)
+		}
+		if want(b.Status) {
+			return b
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("build %d still %s after %s", id, b.Status, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		db   func(t *testing.T) string
+	}{
+		{"SQLite", func(*testing.T) string { return "" }},
+		{"PostgreSQL", func(t *testing.T) string { return MustPostgresURL(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := MustMain(t, tc.db(t), t.TempDir(), []string{"api", "worker"}, testPipeline{})
+			testBuildLifecycle(t, m)
+		})
+	}
+}
+
+func testBuildLifecycle(t *testing.T, m *Main) {
+	ctx := context.Background()
+	alice := MustUser(t, m, "alice@example.com")
+	bob := MustUser(t, m, "bob@example.com")
+
+	app, b, err := alice.CreateApp(ctx, kiln.AppCreate{Description: "a todo app with tasks (title, done)"})
+	if err != nil {
+		t.Fatalf("create app: %v", err)
+	}
+	if b.Number != 1 || b.Status != kiln.BuildQueued {
+		t.Fatalf("first build = %+v", b)
+	}
+	var lines []string
+	status, err := alice.FollowLogs(ctx, b.ID, client.FollowOptions{Interval: 50 * time.Millisecond}, func(l *kiln.LogLine) error {
+		lines = append(lines, l.Text)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("follow logs: %v", err)
+	}
+	if status != kiln.BuildSucceeded {
+		t.Fatalf("build ended %s; log:\n%s", status, strings.Join(lines, "\n"))
+	}
+	log := strings.Join(lines, "\n")
+	for _, want := range []string{"planning \"a todo app", "ok  \tdemo/pkg2", "build succeeded"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	got, steps, err := alice.GetBuild(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec == nil || got.Spec.Name != "demo" || len(steps) != 3 || got.FinishedAt == nil {
+		t.Errorf("build after success: %+v steps=%d", got, len(steps))
+	}
+	arts, err := alice.ListArtifacts(ctx, b.ID)
+	if err != nil || len(arts) != 1 {
+		t.Fatalf("artifacts: %v %v", arts, err)
+	}
+	var content bytes.Buffer
+	if _, err := alice.DownloadArtifact(ctx, arts[0].ID, &content); err != nil || content.String() != "abc  app.tar.gz\n" {
+		t.Fatalf("download: %q %v", content.String(), err)
+	}
+
+	// Cancel a running build: it stops within 2 seconds.
+	slow, sb, err := alice.CreateApp(ctx, kiln.AppCreate{Description: "a slow app with jobs (name)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, alice, sb.ID, 20*time.Second, func(s kiln.BuildStatus) bool { return s == kiln.BuildValidating })
+	if _, err := alice.CancelBuild(ctx, sb.ID); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	start := time.Now()
+	canceled := waitStatus(t, alice, sb.ID, 5*time.Second, kiln.BuildStatus.Terminal)
+	if canceled.Status != kiln.BuildCanceled {
+		t.Fatalf("status after cancel = %s", canceled.Status)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("cancel took %s, want under 2s", took)
+	}
+	if _, err := alice.CancelBuild(ctx, sb.ID); kiln.ErrorCode(err) != kiln.EConflict {
+		t.Errorf("cancel of an ended build: %v, want conflict", err)
+	}
+
+	// Rebuild: build #2 of the first app uses its stored spec.
+	b2, err := alice.CreateBuild(ctx, app.ID, kiln.BuildCreate{})
+	if err != nil || b2.Number != 2 {
+		t.Fatalf("rebuild: %+v %v", b2, err)
+	}
+	waitStatus(t, alice, b2.ID, 20*time.Second, kiln.BuildStatus.Terminal)
+
+	// Another user sees none of it.
+	for name, call := range map[string]func() error{
+		"app":       func() error { _, err := bob.GetApp(ctx, app.ID); return err },
+		"build":     func() error { _, _, err := bob.GetBuild(ctx, b.ID); return err },
+		"logs":      func() error { _, err := bob.Logs(ctx, b.ID, 0, 10); return err },
+		"artifacts": func() error { _, err := bob.ListArtifacts(ctx, b.ID); return err },
+		"download":  func() error { _, err := bob.DownloadArtifact(ctx, arts[0].ID, io.Discard); return err },
+		"cancel":    func() error { _, err := bob.CancelBuild(ctx, b2.ID); return err },
+		"rebuild":   func() error { _, err := bob.CreateBuild(ctx, slow.ID, kiln.BuildCreate{}); return err },
+		"delete":    func() error { return bob.DeleteApp(ctx, app.ID) },
+	} {
+		if err := call(); kiln.ErrorCode(err) != kiln.ENotFound {
+			t.Errorf("bob's %s: %v, want not found", name, err)
+		}
+	}
+	apps, _, err := bob.ListApps(ctx, kiln.AppFilter{})
+	if err != nil || len(apps) != 0 {
+		t.Errorf("bob's apps = %d %v", len(apps), err)
+	}
+}

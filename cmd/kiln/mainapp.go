@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/api"
+	"github.com/kiln-build/kiln/auth"
+	"github.com/kiln-build/kiln/blob"
+	"github.com/kiln-build/kiln/config"
+	"github.com/kiln-build/kiln/mail"
+	"github.com/kiln-build/kiln/queue"
+	"github.com/kiln-build/kiln/sqlstore"
+	"github.com/kiln-build/kiln/telemetry"
+	"github.com/kiln-build/kiln/worker"
+)
+
+// Main is one running Kiln process: the API, the worker, or both, over one
+// database. The end-to-end tests run it in-process the way `kiln serve`
+// does.
+type Main struct {
+	Config config.Config
+	Logger *slog.Logger
+
+	// Pipeline runs builds; nil means the standard generation pipeline.
+	Pipeline kiln.Pipeline
+	// WorkerTuning adjusts the worker's timings (tests shorten them).
+	WorkerTuning func(*worker.Config)
+
+	DB      *sqlstore.DB
+	Queue   *queue.Queue
+	Worker  *worker.Worker
+	Server  *api.Server
+	Mailer  *mail.DevMailer
+	Metrics *telemetry.Metrics
+
+	listener net.Listener
+	http     *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closed   bool
+}
+
+// NewMain returns a Main for cfg logging to w.
+func NewMain(cfg config.Config, logOut io.Writer) *Main {
+	return &Main{Config: cfg, Logger: telemetry.NewLogger(logOut, cfg.Log.Level, cfg.Log.Format)}
+}
+
+// HasAPI reports whether this process serves the API.
+func (m *Main) HasAPI() bool { return m.Config.HasRole(config.RoleAPI) }
+
+// URL returns the base URL the API listens on.
+func (m *Main) URL() string {
+	if m.listener == nil {
+		return ""
+	}
+	return "http://" + m.listener.Addr().String()
+}
+
+// StorageSummary says where the data is, for the start banner.
+func (m *Main) StorageSummary() string {
+	if m.Config.IsPostgres() {
+		return "PostgreSQL"
+	}
+	return "SQLite in " + m.Config.DataDir
+}
+
+// Run opens the database, applies migrations, and starts the roles. It
+// returns once everything is started; Close stops it.
+func (m *Main) Run(ctx context.Context) (err error) {
+	cfg := m.Config
+	log := m.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := m.openDB(ctx); err != nil {
+		return err
+	}
+
+	blobDir := cfg.Blob.Dir
+	if blobDir == "" {
+		blobDir = filepath.Join(cfg.DataDir, "artifacts")
+	}
+	blobs, err := blob.NewLocal(blobDir)
+	if err != nil {
+		return fmt.Errorf("open artifact store: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+
+	m.Metrics = telemetry.NewMetrics(nil, log)
+	var runner queue.Runner
+	if cfg.HasRole(config.RoleWorker) {
+		pipeline := m.Pipeline
+		if pipeline == nil {
+			if pipeline, err = newPipeline(cfg, log); err != nil {
+				return err
+			}
+		}
+		wc := worker.Config{
+			Work: sqlstore.NewBuildWork(m.DB), Pipeline: pipeline, Blobs: blobs, Logger: log,
+			BuildTimeout: cfg.Build.Timeout, MaxAttempts: cfg.Build.MaxAttempts, Metrics: m.Metrics,
+		}
+		if m.WorkerTuning != nil {
+			m.WorkerTuning(&wc)
+		}
+		m.Worker = worker.New(wc)
+		runner = m.Worker
+	}
+	hostname, _ := os.Hostname()
+	m.Queue, err = queue.New(queue.Config{
+		Dialect: m.DB.Dialect(), DB: m.DB.Writer(), Pool: m.DB.PgxPool(), Runner: runner,
+		Concurrency: cfg.Build.Concurrency, JobTimeout: cfg.Build.Timeout + 2*time.Minute,
+		MaxAttempts: cfg.Build.MaxAttempts + 2, ID: fmt.Sprintf("%s-%d", hostname, os.Getpid()), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	m.DB.SetEnqueue(m.Queue.Enqueue)
+
+	if m.Worker != nil {
+		if err := m.Queue.Start(runCtx); err != nil {
+			return fmt.Errorf("start queue: %w", err)
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.Worker.Rescue(runCtx, 10*time.Second)
+		}()
+	}
+
+	if m.HasAPI() {
+		if err := m.startAPI(runCtx, blobs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Main) openDB(ctx context.Context) error {
+	cfg := m.Config
+	url := cfg.Database.URL
+	if url == "" {
+		url = filepath.Join(cfg.DataDir, "kiln.db")
+	}
+	db, err := sqlstore.Open(ctx, url, sqlstore.Options{Logger: m.Logger, RequireVerifiedEmail: cfg.Auth.RequireVerifiedEmail})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	m.DB = db
+	if err := migrate(ctx, db, m.Logger); err != nil {
+		return err
+	}
+	return nil
+}
+
+// migrate applies Kiln's and River's migrations.
+func migrate(ctx context.Context, db *sqlstore.DB, log *slog.Logger) error {
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := queue.Migrate(ctx, db.Dialect(), db.Writer(), log); err != nil {
+		return fmt.Errorf("migrate queue: %w", err)
+	}
+	return nil
+}
+
+func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
+	cfg := m.Config
+	secret, err := authSecret(cfg)
+	if err != nil {
+		return err
+	}
+	m.Mailer = mail.NewDevMailer(m.Logger)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (addr): %w", cfg.Addr, err)
+	}
+	m.listener = ln
+	baseURL := cfg.BaseURL
+	if baseURL == "" {
+		baseURL = m.URL()
+	}
+	authSvc, err := auth.New(sqlstore.NewAuthStore(m.DB), m.Mailer, auth.Config{
+		Secret: secret, AccessTTL: cfg.Auth.AccessTTL, RefreshTTL: cfg.Auth.RefreshTTL, BaseURL: strings.TrimRight(baseURL, "/"),
+	}, m.Logger)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	apiCfg := api.Config{
+		Auth: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB),
+		Builds: sqlstore.NewBuildService(m.DB), Idempotency: sqlstore.NewIdempotencyStore(m.DB),
+		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
+	}
+	if cfg.Dev {
+		apiCfg.DevOutbox = m.Mailer
+	}
+	m.Server = api.New(apiCfg)
+	m.http = &http.Server{
+		Handler:           m.Server,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("http server", slog.Any("error", err))
+		}
+	}()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		pruneIdempotency(ctx, sqlstore.NewIdempotencyStore(m.DB), m.Logger)
+	}()
+	m.Logger.Info("api listening", slog.String("url", m.URL()))
+	return nil
+}
+
+// pruneIdempotency forgets idempotency records after a day.
+func pruneIdempotency(ctx context.Context, store kiln.IdempotencyStore, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := store.DeleteIdempotencyRecordsBefore(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Warn("prune idempotency records", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// authSecret returns the configured token key, or one generated once and
+// kept in the data folder (every node sharing that folder shares it).
+func authSecret(cfg config.Config) ([]byte, error) {
+	if cfg.Auth.Secret != "" {
+		return []byte(cfg.Auth.Secret), nil
+	}
+	path := filepath.Join(cfg.DataDir, "auth.secret")
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return []byte(strings.TrimSpace(string(b))), nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw) // crypto/rand.Read never fails
+	secret := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return authSecret(cfg) // another process won the race: use its key
+	} else if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return []byte(secret), f.Sync()
+}
+
+// Close stops the API, lets running builds hand back their jobs, and closes
+// the database.
+func (m *Main) Close() error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var errs []error
+	if m.http != nil {
+		errs = append(errs, m.http.Shutdown(ctx))
+	}
+	if m.Queue != nil && m.Worker != nil {
+		// Running builds are handed back to the queue, not waited for.
+		if err := m.Queue.StopAndCancel(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, err)
+		}
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	return errors.Join(errs...)
+}
