@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -155,4 +156,67 @@ func Operations(root *cobra.Command) map[string][]string {
 	}
 	walk(root)
 	return m
+}
+
+// CoverageProblems checks the commands under root against the API's
+// operations (apiOps, "METHOD /path" as in the OpenAPI document) and
+// describes each gap: an operation under /v1/ that no command calls, a
+// runnable command (other than Cobra's help and completion and commands
+// marked AnnotationLocal) that calls no operation, and a declared operation
+// the API does not have. Path parameter names do not matter. It returns
+// nil when the CLI and the API match.
+func CoverageProblems(root *cobra.Command, apiOps []string) []string {
+	var problems []string
+	api := map[string]bool{}
+	for _, op := range apiOps {
+		api[normalizeOp(op)] = true
+	}
+	covered := map[string]bool{}
+	declared := Operations(root)
+	for _, path := range sortedKeys(declared) {
+		for _, op := range declared[path] {
+			covered[normalizeOp(op)] = true
+			if !api[normalizeOp(op)] {
+				problems = append(problems, fmt.Sprintf("%s declares %s, which the API does not have", path, op))
+			}
+		}
+	}
+	for _, op := range apiOps {
+		_, path, _ := strings.Cut(op, " ")
+		if strings.HasPrefix(path, "/v1/") && !covered[normalizeOp(op)] {
+			problems = append(problems, fmt.Sprintf("API operation %s has no CLI command", op))
+		}
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() == "help" || c.Name() == "completion" || c.Annotations[AnnotationLocal] != "" {
+			return
+		}
+		if c.Runnable() && !c.HasSubCommands() && len(declared[c.CommandPath()]) == 0 {
+			problems = append(problems, fmt.Sprintf("%s calls no API operation (annotate it with %s, or %s if it is local)",
+				c.CommandPath(), AnnotationOperations, AnnotationLocal))
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return problems
+}
+
+var pathParam = regexp.MustCompile(`\{[^}]*\}`)
+
+// normalizeOp makes path parameter names irrelevant: {id} matches {appID}.
+func normalizeOp(op string) string {
+	method, path, _ := strings.Cut(strings.TrimSpace(op), " ")
+	return strings.ToUpper(method) + " " + pathParam.ReplaceAllString(path, "{}")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -210,7 +210,7 @@ With --token, store an API token (from 'kiln tokens create') instead; pass
 		example: `  kiln login --server https://kiln.example.com
   kiln login --email ada@example.com --password-stdin < password.txt
   echo "$KILN_API_TOKEN" | kiln login --token -`,
-		ops:         []string{"POST /v1/auth/login", "GET /v1/me"},
+		ops:         []string{"POST /v1/auth/login", "GET /v1/me", "POST /v1/auth/logout"},
 		noLoginHint: true,
 		run: func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 			s, err := r.connect(cmd)
@@ -232,6 +232,7 @@ With --token, store an API token (from 'kiln tokens create') instead; pass
 			if err := s.store.save(sessionCredentials(s.server, sess)); err != nil {
 				return err
 			}
+			revokeReplaced(ctx, s)
 			return r.emit(cmd, sess.User, func(w io.Writer) {
 				fmt.Fprintf(w, "Logged in to %s as %s.\n", s.server, safe(sess.User.Email))
 			})
@@ -260,9 +261,18 @@ func (r *runner) loginWithToken(ctx context.Context, cmd *cobra.Command, s *sess
 	if err := s.store.save(&Credentials{Server: s.server, Email: u.Email, APIToken: token}); err != nil {
 		return err
 	}
+	revokeReplaced(ctx, s)
 	return r.emit(cmd, u, func(w io.Writer) {
 		fmt.Fprintf(w, "Logged in to %s as %s with an API token.\n", s.server, safe(u.Email))
 	})
+}
+
+// revokeReplaced revokes, best effort, the session a new login replaced on
+// the same server, so logging in again does not leave it alive.
+func revokeReplaced(ctx context.Context, s *session) {
+	if old := s.creds; old != nil && old.RefreshToken != "" && old.Server == s.server {
+		_ = s.Logout(ctx, old.RefreshToken) // it may have expired already; nothing to do then
+	}
 }
 
 func (r *runner) logoutCmd() *cobra.Command {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +28,8 @@ type harness struct {
 	srv *clienttest.Server
 	dir string
 	env map[string]string
+	// terminal makes the CLI treat stdin and stdout as a terminal.
+	terminal bool
 }
 
 type result struct {
@@ -50,7 +53,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) Run(stdin string, args ...string) result {
 	h.t.Helper()
 	root := &cobra.Command{Use: "kiln", SilenceUsage: true}
-	cli.AddCommandsForTest(root, func(k string) string { return h.env[k] }, false)
+	cli.AddCommandsForTest(root, func(k string) string { return h.env[k] }, h.terminal)
 	var stdout, stderr bytes.Buffer
 	root.SetArgs(args)
 	root.SetIn(strings.NewReader(stdin))
@@ -185,6 +188,14 @@ func TestLogin(t *testing.T) {
 		assert.Contains(t, res.stdout, "Session renewed")
 		assert.NotEqual(t, after.RefreshToken, h.credentials().RefreshToken)
 		assert.Equal(t, 1, h.srv.LiveRefreshTokens())
+	})
+
+	t.Run("LoginAgainRevokesReplacedSession", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.MustLogin("ada@example.com")
+		h.MustRun("correct horse\n", "login", "--email", "ada@example.com", "--password-stdin")
+		assert.Equal(t, 1, h.srv.LiveRefreshTokens(), "the first session was revoked")
 	})
 
 	t.Run("CredentialsStayWithTheirServer", func(t *testing.T) {
@@ -352,4 +363,30 @@ func TestOutputFormats(t *testing.T) {
 	require.Len(t, lines, 2)
 	assert.Equal(t, strings.Index(lines[0], "NAME"), strings.Index(lines[1], "library"), "columns are aligned:\n%s", table)
 	assert.Contains(t, lines[1], "queued")
+}
+
+func TestColor(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.MustLogin("ada@example.com")
+	h.mustCreate("a todo list that will fail", "todo")
+	_, b := h.mustCreate("a library", "library")
+	h.MustRun("", "builds", "logs", "-f", itoa(b))
+
+	h.terminal = true
+	colored := h.MustRun("", "builds", "list").stdout
+	assert.Contains(t, colored, "\x1b[32msucceeded\x1b[0m")
+	assert.Contains(t, colored, "\x1b[39mqueued\x1b[0m")
+	plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(colored, "")
+	lines := strings.Split(strings.TrimSpace(plain), "\n")
+	require.Len(t, lines, 3)
+	fourColumns := regexp.MustCompile(`^(\S+\s+){4}`)
+	for _, l := range lines {
+		assert.Equal(t, strings.Index(lines[0], "STEP"), len(fourColumns.FindString(l)), "STEP stays aligned after colored statuses:\n%s", plain)
+	}
+
+	h.env["NO_COLOR"] = "1"
+	assert.NotContains(t, h.MustRun("", "builds", "list").stdout, "\x1b")
+	delete(h.env, "NO_COLOR")
+	assert.NotContains(t, h.MustRun("", "builds", "list", "--no-color").stdout, "\x1b")
 }

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -28,7 +29,7 @@ func (r *runner) colorOn(cmd *cobra.Command) bool {
 	return !r.noColor && r.getenv("NO_COLOR") == "" && r.getenv("TERM") != "dumb" && r.isTerminal(cmd.OutOrStdout())
 }
 
-// ANSI colors, all the same length so colored table cells stay aligned.
+// ANSI colors.
 const (
 	ansiRed     = "\x1b[31m"
 	ansiGreen   = "\x1b[32m"
@@ -69,9 +70,65 @@ func (r *runner) emit(cmd *cobra.Command, v any, table func(w io.Writer)) error 
 	case "yaml":
 		return writeYAML(out(cmd), v)
 	}
-	tw := tabwriter.NewWriter(out(cmd), 0, 4, 2, ' ', 0)
+	tw := &alignWriter{out: out(cmd)}
 	table(tw)
 	return tw.Flush()
+}
+
+// alignWriter aligns tab-separated cells like text/tabwriter, but measures
+// cells by their visible width, so colored cells line up with plain ones.
+// Consecutive lines containing tabs form one aligned block; other lines
+// pass through. Output is written on Flush.
+type alignWriter struct {
+	out io.Writer
+	buf strings.Builder
+}
+
+func (a *alignWriter) Write(p []byte) (int, error) { return a.buf.Write(p) }
+
+// Flush writes the aligned text.
+func (a *alignWriter) Flush() error {
+	var b strings.Builder
+	lines := strings.SplitAfter(a.buf.String(), "\n")
+	for i := 0; i < len(lines); {
+		if !strings.Contains(lines[i], "\t") {
+			b.WriteString(lines[i])
+			i++
+			continue
+		}
+		j := i
+		var rows [][]string
+		var widths []int
+		for ; j < len(lines) && strings.Contains(lines[j], "\t"); j++ {
+			cells := strings.Split(strings.TrimSuffix(lines[j], "\n"), "\t")
+			for c, text := range cells[:len(cells)-1] {
+				if c == len(widths) {
+					widths = append(widths, 0)
+				}
+				widths[c] = max(widths[c], visibleWidth(text))
+			}
+			rows = append(rows, cells)
+		}
+		for _, cells := range rows {
+			for c, text := range cells[:len(cells)-1] {
+				b.WriteString(text)
+				b.WriteString(strings.Repeat(" ", widths[c]-visibleWidth(text)+2))
+			}
+			b.WriteString(strings.TrimRight(cells[len(cells)-1], " "))
+			b.WriteString("\n")
+		}
+		i = j
+	}
+	a.buf.Reset()
+	_, err := io.WriteString(a.out, b.String())
+	return err
+}
+
+var ansiSeq = regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]")
+
+// visibleWidth counts the runes of s a terminal shows (escape codes aside).
+func visibleWidth(s string) int {
+	return utf8.RuneCountInString(ansiSeq.ReplaceAllString(s, ""))
 }
 
 func writeJSON(w io.Writer, v any) error {
