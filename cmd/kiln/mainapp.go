@@ -81,6 +81,12 @@ func (m *Main) StorageSummary() string {
 // Run opens the database, applies migrations, and starts the roles. It
 // returns once everything is started; Close stops it.
 func (m *Main) Run(ctx context.Context) (err error) {
+	// Build folders are handed to the sandbox, which needs absolute paths.
+	abs, err := filepath.Abs(m.Config.DataDir)
+	if err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	m.Config.DataDir = abs
 	cfg := m.Config
 	log := m.Logger
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
