@@ -297,6 +297,14 @@ func (r *runner) connect(cmd *cobra.Command) (*session, error) {
 			creds.AccessToken, creds.AccessExpiresAt = sess.AccessToken, sess.AccessExpiresAt
 			creds.RefreshToken, creds.RefreshExpiresAt = sess.RefreshToken, sess.RefreshExpiresAt
 			return st.save(creds)
+		}), client.WithSessionReload(func() (client.Tokens, bool) {
+			// Another kiln command may have rotated the session meanwhile.
+			now, err := st.load(io.Discard)
+			if err != nil || now == nil || now.Server != server || now.RefreshToken == "" {
+				return client.Tokens{}, false
+			}
+			*creds = *now
+			return client.Tokens{AccessToken: now.AccessToken, AccessExpiresAt: now.AccessExpiresAt, RefreshToken: now.RefreshToken}, true
 		}))
 	}
 	s.Client = client.New(server, opts...)

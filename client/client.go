@@ -43,6 +43,7 @@ type Client struct {
 	token   string // static bearer (API token or access JWT) when sess is nil
 	sess    *Tokens
 	onSaved func(*kiln.Session) error
+	reload  func() (Tokens, bool)
 }
 
 // Tokens is the credential pair of a login session.
@@ -86,6 +87,16 @@ func WithSession(t Tokens, save func(*kiln.Session) error) Option {
 		c.sess = &t
 		c.onSaved = save
 	}
+}
+
+// WithSessionReload gives a session client a way to see tokens that another
+// process (another CLI command sharing the credentials file) stored after
+// rotating the session. Before refreshing, the client calls load; when it
+// returns a different refresh token, the client adopts that pair instead of
+// presenting its own, now rotated, refresh token, which the server would
+// treat as reuse and answer by revoking the whole session.
+func WithSessionReload(load func() (Tokens, bool)) Option {
+	return func(c *Client) { c.reload = load }
 }
 
 // WithClock sets the clock used to decide whether a token has expired.
@@ -293,14 +304,19 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 	if c.sess == nil {
 		return c.token, nil
 	}
-	expired := c.sess.AccessToken == "" ||
-		(!c.sess.AccessExpiresAt.IsZero() && !c.now().Add(refreshMargin).Before(c.sess.AccessExpiresAt))
-	if expired && c.sess.RefreshToken != "" {
-		if err := c.refreshLocked(ctx); err != nil {
+	if c.expiredLocked() && c.sess.RefreshToken != "" {
+		if err := c.refreshLocked(ctx, ""); err != nil {
 			return "", err
 		}
 	}
 	return c.sess.AccessToken, nil
+}
+
+// expiredLocked reports whether the access token is missing or (about to
+// be) expired.
+func (c *Client) expiredLocked() bool {
+	return c.sess.AccessToken == "" ||
+		(!c.sess.AccessExpiresAt.IsZero() && !c.now().Add(refreshMargin).Before(c.sess.AccessExpiresAt))
 }
 
 func (c *Client) canRefresh() bool {
@@ -318,10 +334,21 @@ func (c *Client) refreshAfter401(ctx context.Context, refused string) error {
 	if c.sess.AccessToken != refused {
 		return nil
 	}
-	return c.refreshLocked(ctx)
+	return c.refreshLocked(ctx, refused)
 }
 
-func (c *Client) refreshLocked(ctx context.Context) error {
+// refreshLocked renews the session, unless reload finds one that another
+// process renewed already and whose access token is usable (not expired,
+// not the one the server just refused).
+func (c *Client) refreshLocked(ctx context.Context, refused string) error {
+	if c.reload != nil {
+		if t, ok := c.reload(); ok && t.RefreshToken != "" && t.RefreshToken != c.sess.RefreshToken {
+			*c.sess = t
+			if !c.expiredLocked() && c.sess.AccessToken != refused {
+				return nil
+			}
+		}
+	}
 	s, err := c.Refresh(ctx, c.sess.RefreshToken)
 	if err != nil {
 		return fmt.Errorf("refresh session: %w", err)

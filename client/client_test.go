@@ -187,6 +187,36 @@ func TestSessionRefresh(t *testing.T) {
 		assert.Equal(t, 1, srv.LiveRefreshTokens(), "a rotated refresh token was never presented twice")
 	})
 
+	t.Run("AdoptsSessionRotatedByAnotherProcess", func(t *testing.T) {
+		t.Parallel()
+		srv := clienttest.NewServer(t)
+		srv.AddUser("ada@example.com", "correct horse")
+		sess, err := client.New(srv.URL).Login(ctx, "ada@example.com", "correct horse")
+		require.NoError(t, err)
+		// Two commands share one credentials "file".
+		var mu sync.Mutex
+		stored := client.Tokens{AccessToken: sess.AccessToken, AccessExpiresAt: sess.AccessExpiresAt, RefreshToken: sess.RefreshToken}
+		load := func() (client.Tokens, bool) { mu.Lock(); defer mu.Unlock(); return stored, true }
+		save := func(s *kiln.Session) error {
+			mu.Lock()
+			defer mu.Unlock()
+			stored = client.Tokens{AccessToken: s.AccessToken, AccessExpiresAt: s.AccessExpiresAt, RefreshToken: s.RefreshToken}
+			return nil
+		}
+		first, _ := load()
+		a := client.New(srv.URL, client.WithSession(first, save), client.WithSessionReload(load))
+		b := client.New(srv.URL, client.WithSession(first, save), client.WithSessionReload(load))
+
+		srv.ExpireAccessTokens()
+		_, err = a.Me(ctx) // a rotates the session and stores the new pair
+		require.NoError(t, err)
+		srv.ResetCalls()
+		_, err = b.Me(ctx) // b still holds the rotated refresh token
+		require.NoError(t, err)
+		assert.Equal(t, []string{"GET /v1/me", "GET /v1/me"}, srv.Calls(), "b adopted a's session instead of refreshing")
+		assert.Equal(t, 1, srv.LiveRefreshTokens(), "the session survived")
+	})
+
 	t.Run("ErrRefreshRevoked", func(t *testing.T) {
 		t.Parallel()
 		srv := clienttest.NewServer(t)
