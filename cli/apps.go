@@ -61,6 +61,15 @@ func (r *runner) resolveApp(ctx context.Context, cmd *cobra.Command, s *session,
 	return 0, kiln.Errorf(kiln.EConflict, "%d apps are named %q (ids %s): use the id", len(found), arg, strings.Join(ids, ", "))
 }
 
+// verifyHint adds what to do when the server refuses to build for a user
+// whose email is not verified yet.
+func verifyHint(err error) error {
+	if kiln.ErrorCode(err) != kiln.EForbidden {
+		return err
+	}
+	return fmt.Errorf("%w\nIf your email is not verified yet: kiln verify-email TOKEN (from the mail), or kiln auth resend-verification", friendly(err))
+}
+
 // newIdempotencyKey makes a create call safe to repeat (the client retries
 // once after refreshing a session).
 func newIdempotencyKey() client.CallOption {
@@ -111,7 +120,7 @@ exit status is 0 when it succeeded and 1 otherwise.`,
 			}
 			app, build, err := s.CreateApp(ctx, kiln.AppCreate{Description: desc, Name: name, NoCache: noCache}, newIdempotencyKey())
 			if err != nil {
-				return err
+				return verifyHint(err)
 			}
 			if !wait {
 				return r.emit(cmd, map[string]any{"app": app, "build": build}, func(w io.Writer) {
@@ -361,7 +370,7 @@ outcome.`,
 			}
 			b, err := s.CreateBuild(ctx, id, kiln.BuildCreate{NoCache: noCache}, newIdempotencyKey())
 			if err != nil {
-				return err
+				return verifyHint(err)
 			}
 			if !wait {
 				return r.emit(cmd, b, func(w io.Writer) {

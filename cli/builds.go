@@ -47,6 +47,9 @@ func (r *runner) follow(ctx context.Context, cmd *cobra.Command, s *session, bui
 	}
 	print := r.lineWriter(cmd, w)
 	if _, err := s.FollowLogs(ctx, buildID, client.FollowOptions{After: after, Interval: r.pollInterval}, print); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("stopped following build %d; it goes on on the server (stop it with: kiln builds cancel %d)", buildID, buildID)
+		}
 		return nil, err
 	}
 	b, _, err := s.GetBuild(ctx, buildID)

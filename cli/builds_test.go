@@ -1,12 +1,14 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -116,6 +118,24 @@ func TestBuildsLogs(t *testing.T) {
 		res = h.Run("", "builds", "cancel", itoa(buildID))
 		assert.Equal(t, 1, res.code)
 		assert.Contains(t, res.stderr, "Error: build has already ended")
+	})
+
+	t.Run("InterruptStopsFollowing", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.srv.Script = func(app *kiln.App) []clienttest.Stage {
+			return []clienttest.Stage{{Status: kiln.BuildPlanning, Step: "plan", Lines: []string{"thinking"}}} // never ends
+		}
+		h.MustLogin("ada@example.com")
+		_, buildID := h.mustCreate("x", "x")
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		res := h.RunContext(ctx, "", "builds", "logs", "-f", itoa(buildID))
+		assert.Equal(t, 1, res.code)
+		assert.Contains(t, res.stdout, "thinking")
+		assert.Contains(t, res.err.Error(), "stopped following build "+itoa(buildID))
+		b, _ := h.srv.Build(buildID)
+		assert.False(t, b.Status.Terminal(), "stopping to follow does not cancel the build")
 	})
 
 	t.Run("EscapeSequencesStripped", func(t *testing.T) {

@@ -52,6 +52,12 @@ func newHarness(t *testing.T) *harness {
 // operation the command called is one its annotation declares.
 func (h *harness) Run(stdin string, args ...string) result {
 	h.t.Helper()
+	return h.RunContext(context.Background(), stdin, args...)
+}
+
+// RunContext is Run with a context, as main passes one canceled by Ctrl-C.
+func (h *harness) RunContext(ctx context.Context, stdin string, args ...string) result {
+	h.t.Helper()
 	root := &cobra.Command{Use: "kiln", SilenceUsage: true}
 	cli.AddCommandsForTest(root, func(k string) string { return h.env[k] }, h.terminal)
 	var stdout, stderr bytes.Buffer
@@ -60,6 +66,7 @@ func (h *harness) Run(stdin string, args ...string) result {
 	root.SetOut(&stdout)
 	root.SetErr(&stderr)
 	h.srv.ResetCalls()
+	root.SetContext(ctx)
 	cmd, err := root.ExecuteC()
 	declared := strings.Split(cmd.Annotations[cli.AnnotationOperations], ",")
 	for _, call := range h.srv.Calls() {
@@ -241,6 +248,18 @@ func TestLogin(t *testing.T) {
 		assert.Contains(t, res.stdout, "Verified ada@example.com")
 		assert.Contains(t, h.MustRun("", "whoami").stdout, "(admin, verified)")
 		h.MustRun("", "auth", "resend-verification")
+	})
+
+	t.Run("UnverifiedGetsAHint", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.srv.RequireVerified = true
+		h.MustRun("correct horse\n", "signup", "--email", "ada@example.com", "--password-stdin")
+		res := h.Run("", "apps", "create", "a todo list")
+		assert.Equal(t, 1, res.code)
+		assert.Contains(t, res.stderr, "Error: verify your email address first\nIf your email is not verified yet: kiln verify-email TOKEN")
+		h.MustRun("", "verify-email", h.srv.VerificationToken("ada@example.com"))
+		h.MustRun("", "apps", "create", "a todo list")
 	})
 
 	t.Run("SignupFieldErrors", func(t *testing.T) {

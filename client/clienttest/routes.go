@@ -310,6 +310,10 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request, u *userRec) {
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request, u *userRec) {
+	if s.RequireVerified && !u.user.EmailVerified {
+		problem(w, http.StatusForbidden, kiln.EForbidden, "verify your email address first")
+		return
+	}
 	var buf bytes.Buffer
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if _, err := buf.ReadFrom(r.Body); err != nil {

@@ -60,6 +60,9 @@ type Server struct {
 	LoginRetryAfter int
 	// BadChecksum makes artifact downloads announce a wrong checksum.
 	BadChecksum bool
+	// RequireVerified refuses to create apps and builds for users whose
+	// email is not verified, with 403.
+	RequireVerified bool
 	// ServerVersion is what /v1/version reports.
 	ServerVersion string
 
