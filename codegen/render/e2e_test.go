@@ -72,9 +72,11 @@ func TestGeneratedApp(t *testing.T) {
 			}
 		}
 	})
-	t.Run("Serve", func(t *testing.T) {
-		bin := filepath.Join(t.TempDir(), "app")
+	bin := filepath.Join(t.TempDir(), "app")
+	t.Run("Build", func(t *testing.T) {
 		goCmd(t, dir, "build", "-o", bin, ".")
+	})
+	t.Run("Serve", func(t *testing.T) {
 		base, stop := startApp(t, bin)
 		c := &appClient{t: t, base: base, spec: spec, ids: map[string][]float64{}}
 		c.checkBasics()
@@ -86,6 +88,10 @@ func TestGeneratedApp(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Errorf("server did not shut down cleanly on SIGTERM: %v", err)
 		}
+	})
+	t.Run("UI", func(t *testing.T) {
+		base, _ := startApp(t, bin)
+		checkUI(t, base)
 	})
 	// The generated tests must notice a broken validator; this guards
 	// against tests that pass whatever the app does.

@@ -36,7 +36,7 @@ type Data struct {
 	// Search is true when the spec asks for the "search" feature: a ?q=
 	// text filter on every list.
 	Search   bool
-	Entities  []*Entity         // the entities, in spec order
+	Entities []*Entity // the entities, in spec order
 	// Entity is the entity a per-entity file ("__entity__" in its path) is
 	// rendered for; nil in other files.
 	Entity *Entity
