@@ -131,7 +131,6 @@ type command struct {
 	use, short, long, example string
 	ops                       []string // API operations it calls
 	args                      []string // names of the required positional arguments
-	optionalArgs              int      // how many more it accepts
 	noLoginHint               bool     // do not suggest 'kiln login' on 401 (login itself)
 	run                       func(ctx context.Context, cmd *cobra.Command, args []string) error
 }
@@ -150,8 +149,8 @@ func (r *runner) leaf(c command) *cobra.Command {
 			if len(args) < len(c.args) {
 				return usageErrorf(cmd, "%s: missing %s", cmd.CommandPath(), strings.Join(c.args[len(args):], " "))
 			}
-			if len(args) > len(c.args)+c.optionalArgs {
-				return usageErrorf(cmd, "%s: unexpected argument %q", cmd.CommandPath(), args[len(c.args)+c.optionalArgs])
+			if len(args) > len(c.args) {
+				return usageErrorf(cmd, "%s: unexpected argument %q", cmd.CommandPath(), args[len(c.args)])
 			}
 			return nil
 		},
