@@ -45,6 +45,8 @@ type Config struct {
 	MaxAttempts int
 	// FlushInterval is how often buffered log lines are written (default 100ms).
 	FlushInterval time.Duration
+	// RescueInterval is how often Rescue looks for lost builds (default 10s).
+	RescueInterval time.Duration
 }
 
 // Observer records finished builds (telemetry.Metrics satisfies it).
@@ -70,6 +72,7 @@ func New(cfg Config) *Worker {
 	cfg.Heartbeat = orDefault(cfg.Heartbeat, time.Second)
 	cfg.StaleAfter = orDefault(cfg.StaleAfter, 30*time.Second)
 	cfg.FlushInterval = orDefault(cfg.FlushInterval, 100*time.Millisecond)
+	cfg.RescueInterval = orDefault(cfg.RescueInterval, 10*time.Second)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}
@@ -244,10 +247,10 @@ func (w *Worker) heartbeat(ctx context.Context, id int64, lease string, cancel c
 	}
 }
 
-// Rescue runs until ctx ends, every interval giving builds whose worker
-// stopped heartbeating to another try (or failing them).
-func (w *Worker) Rescue(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+// Rescue runs until ctx ends, every RescueInterval giving builds whose
+// worker stopped heartbeating to another try (or failing them).
+func (w *Worker) Rescue(ctx context.Context) {
+	t := time.NewTicker(w.cfg.RescueInterval)
 	defer t.Stop()
 	for {
 		w.RescueOnce(ctx)

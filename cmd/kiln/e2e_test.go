@@ -113,7 +113,7 @@ func MustPostgresURL(tb testing.TB) string {
 }
 
 // MustMain starts a Kiln process in-process and stops it at cleanup.
-func MustMain(tb testing.TB, dbURL, dataDir string, roles []string, p kiln.Pipeline) *Main {
+func MustMain(tb testing.TB, dbURL, dataDir string, roles []string, p kiln.Pipeline, tune ...func(*worker.Config)) *Main {
 	tb.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -126,7 +126,12 @@ func MustMain(tb testing.TB, dbURL, dataDir string, roles []string, p kiln.Pipel
 	logs := &syncBuffer{}
 	m := NewMain(cfg, logs)
 	m.Pipeline = p
-	m.WorkerTuning = func(c *worker.Config) { c.Heartbeat = 200 * time.Millisecond }
+	m.WorkerTuning = func(c *worker.Config) {
+		c.Heartbeat = 200 * time.Millisecond
+		for _, fn := range tune {
+			fn(c)
+		}
+	}
 	if err := m.Run(context.Background()); err != nil {
 		tb.Fatalf("run: %v\n%s", err, logs.String())
 	}

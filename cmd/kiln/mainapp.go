@@ -145,7 +145,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			m.Worker.Rescue(runCtx, 10*time.Second)
+			m.Worker.Rescue(runCtx)
 		}()
 	}
 
