@@ -26,6 +26,7 @@ func Funcs() template.FuncMap {
 		"upper":    strings.ToUpper,
 		"join":     strings.Join,
 		"quote":    strconv.Quote,
+		"oneLine":  oneLine,
 		"sqlIdent": sqlIdent,
 		"json":     toJSON,
 		"jsonName": func(f *Field) string { return f.Name },
@@ -169,6 +170,17 @@ func title(s string) string {
 		ws[i] = string(r)
 	}
 	return strings.Join(ws, " ")
+}
+
+// oneLine makes s safe for a one-line comment: control characters and
+// Unicode line or paragraph separators become spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // sqlIdent quotes an identifier for SQL: "order" → `"order"`.
