@@ -300,3 +300,35 @@ func testBuildLifecycle(t *testing.T, m *Main) {
 		t.Errorf("bob's apps = %d %v", len(apps), err)
 	}
 }
+
+// TestScaleOut runs two API nodes and a separate worker over one
+// PostgreSQL: an app created on node 1 is built by the worker and seen
+// finished from node 2.
+func TestScaleOut(t *testing.T) {
+	dbURL := MustPostgresURL(t)
+	dataDir := t.TempDir() // shared like a network volume: auth.secret and artifacts
+	node1 := MustMain(t, dbURL, dataDir, []string{"api"}, nil)
+	node2 := MustMain(t, dbURL, dataDir, []string{"api"}, nil)
+	MustMain(t, dbURL, dataDir, []string{"worker"}, testPipeline{})
+
+	ctx := context.Background()
+	on1 := MustUser(t, node1, "alice@example.com")
+	sess, err := client.New(node1.URL()).Login(ctx, "alice@example.com", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := on1.CreateApp(ctx, kiln.AppCreate{Description: "a todo app with tasks (title)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A token node 1 issued works on node 2.
+	on2 := client.New(node2.URL(), client.WithToken(sess.AccessToken))
+	done := waitStatus(t, on2, b.ID, 30*time.Second, kiln.BuildStatus.Terminal)
+	if done.Status != kiln.BuildSucceeded {
+		t.Fatalf("build seen from node 2: %s", done.Status)
+	}
+	arts, err := on2.ListArtifacts(ctx, b.ID)
+	if err != nil || len(arts) != 1 {
+		t.Fatalf("artifacts from node 2: %v %v", arts, err)
+	}
+}
