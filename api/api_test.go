@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,6 +23,13 @@ import (
 
 // MustServer serves the API over a fresh SQLite store with an insert-only queue.
 func MustServer(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	srv, _ := MustServerDB(tb)
+	return srv
+}
+
+// MustServerDB is MustServer that also returns the store.
+func MustServerDB(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
 	tb.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, filepath.Join(tb.TempDir(), "kiln.db"), sqlstore.Options{})
@@ -48,9 +56,10 @@ func MustServer(tb testing.TB) *httptest.Server {
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
 		Ready: db.Ping, Metrics: telemetry.NewMetrics(nil, nil),
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), // every request is still formatted
 	}))
 	tb.Cleanup(srv.Close)
-	return srv
+	return srv, db
 }
 
 type response struct {
