@@ -156,7 +156,7 @@ var typeWords = map[string]kiln.FieldType{
 	"date": kiln.FieldDate, "day": kiln.FieldDate,
 	"timestamp": kiln.FieldTimestamp, "datetime": kiln.FieldTimestamp, "time": kiln.FieldTimestamp,
 	"email": kiln.FieldEmail,
-	"url": kiln.FieldURL, "link": kiln.FieldURL, "uri": kiln.FieldURL, "website": kiln.FieldURL,
+	"url":   kiln.FieldURL, "link": kiln.FieldURL, "uri": kiln.FieldURL, "website": kiln.FieldURL,
 }
 
 // TypeWords returns the words that state a field's type outright when they
