@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -20,14 +19,22 @@ func main() {
 	defer stop()
 	root := newRootCmd()
 	err := root.ExecuteContext(ctx)
-	if err != nil && !errors.Is(err, errSilent) {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 	}
 	os.Exit(cli.ExitCode(err))
 }
 
-// errSilent ends a command with exit status 1 after it already said why.
-var errSilent = errors.New("failed")
+// markLocal marks server-side commands, which call no API operation.
+func markLocal(c *cobra.Command) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[cli.AnnotationLocal] = "true"
+	for _, sub := range c.Commands() {
+		markLocal(sub)
+	}
+}
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -39,13 +46,16 @@ Run the server (API, build worker and portal in one process, SQLite in ./kiln-da
   kiln serve
 
 Then, from another terminal:
-  kiln signup --email you@example.com
-  kiln login --email you@example.com
+  kiln signup --email you@example.com      # signs you in too
   kiln apps create "a library API with books (title, author, year) and loans" --wait`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newWorkerCmd(), newMigrateCmd(), newConfigCmd())
+	local := []*cobra.Command{newServeCmd(), newWorkerCmd(), newMigrateCmd(), newConfigCmd()}
+	for _, c := range local {
+		markLocal(c)
+	}
+	root.AddCommand(local...)
 	cli.AddCommands(root)
 	return root
 }
