@@ -52,6 +52,17 @@ func TestGeneratedApp(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// As in a build, the module download runs first (from the cache when
+	// it is warm, else through GOPROXY); it checks go.sum against what it
+	// fetches. Everything after it runs with GOPROXY=off.
+	t.Run("Download", func(t *testing.T) {
+		cmd := exec.Command("go", "mod", "download")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly", "GOWORK=off", "GOTOOLCHAIN=local")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go mod download: %v\n%s", err, out)
+		}
+	})
 	t.Run("Vet", func(t *testing.T) {
 		goCmd(t, dir, "vet", "./...")
 	})
