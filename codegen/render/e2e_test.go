@@ -70,14 +70,14 @@ func TestGeneratedApp(t *testing.T) {
 		out := goCmd(t, dir, "test", "-count=1", "-v", "./...")
 		for _, e := range spec.Entities {
 			for _, name := range []string{"CRUD", "NotFound", "List", "Invalid", "Search"} {
-				test := "--- PASS: Test" + render.Pascal(e.Name) + name + " "
+				test := "--- PASS: Test" + render.Pascal(e.Name) + "_" + name + " "
 				if !strings.Contains(out, test) {
 					t.Errorf("the generated tests did not pass %s", strings.TrimSpace(test))
 				}
 			}
 		}
 		for _, r := range spec.Relations {
-			test := "--- PASS: Test" + render.Pascal(r.From) + "Ref" + render.Pascal(r.Field) + " "
+			test := "--- PASS: Test" + render.Pascal(r.From) + "_Ref" + render.Pascal(r.Field) + " "
 			if !strings.Contains(out, test) {
 				t.Errorf("the generated tests did not pass %s", strings.TrimSpace(test))
 			}
@@ -126,8 +126,8 @@ func TestGeneratedApp(t *testing.T) {
 		if err == nil {
 			t.Fatalf("the generated tests passed with email validation broken:\n%s", out)
 		}
-		if !strings.Contains(string(out), "TestCustomerInvalid") {
-			t.Errorf("expected TestCustomerInvalid to fail:\n%s", out)
+		if !strings.Contains(string(out), "TestCustomer_Invalid") {
+			t.Errorf("expected TestCustomer_Invalid to fail:\n%s", out)
 		}
 	})
 }

@@ -127,3 +127,17 @@ func TestRenderWriteDirRoundTrip(t *testing.T) {
 		t.Errorf("wrote %d files of %d: %v", n, len(files), err)
 	}
 }
+
+func TestRenderDuplicateDeclaration(t *testing.T) {
+	t.Parallel()
+	set, err := templates.Load(exportSet(t, map[string]string{
+		"app/internal/store/extra_store.go.tmpl": "package store\n\n// {{.Title}}\ntype {{(index .Entities 0).Type}} struct{}\n",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = render.Render(set, librarySpec())
+	if kiln.ErrorCode(err) != kiln.EInvalid || !strings.Contains(kiln.ErrorMessage(err), "Author is declared twice in package internal/store") {
+		t.Fatalf("Render error %v, want an EInvalid naming the duplicate", err)
+	}
+}

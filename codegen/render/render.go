@@ -8,7 +8,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"go/ast"
 	"go/format"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path"
@@ -133,7 +136,90 @@ func Render(set *templates.Set, spec *kiln.AppSpec) (Files, error) {
 			out[name] = content
 		}
 	}
+	if err := checkDecls(out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// checkDecls fails when two top-level declarations of one Go package share
+// a name, which go/format cannot see: two spec names that map to one Go
+// identifier would otherwise surface only as a compile error in the build.
+func checkDecls(files Files) error {
+	fset := token.NewFileSet()
+	type pkgKey struct{ dir, name string }
+	decls := map[pkgKey]map[string]string{} // declared name → file
+	for _, p := range files.Paths() {
+		if !strings.HasSuffix(p, ".go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, p, files[p], parser.SkipObjectResolution)
+		if err != nil {
+			return fmt.Errorf("render: parse %s: %w", p, err)
+		}
+		k := pkgKey{path.Dir(p), f.Name.Name}
+		seen := decls[k]
+		if seen == nil {
+			seen = map[string]string{}
+			decls[k] = seen
+		}
+		add := func(name string) error {
+			if name == "_" || name == "init" {
+				return nil
+			}
+			if prev, dup := seen[name]; dup {
+				return kiln.Errorf(kiln.EInvalid, "the app cannot be generated: %s is declared twice in package %s (%s and %s); two names in the spec probably become the same Go name, so rename one", name, k.dir, prev, p)
+			}
+			seen[name] = p
+			return nil
+		}
+		for _, d := range f.Decls {
+			var err error
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv != nil && len(d.Recv.List) > 0 {
+					err = add(recvName(d.Recv.List[0].Type) + "." + d.Name.Name)
+				} else {
+					err = add(d.Name.Name)
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					switch spec := spec.(type) {
+					case *ast.TypeSpec:
+						err = errors.Join(err, add(spec.Name.Name))
+					case *ast.ValueSpec:
+						for _, n := range spec.Names {
+							err = errors.Join(err, add(n.Name))
+						}
+					}
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// recvName returns the type name of a method receiver: T for T, *T, T[X].
+func recvName(e ast.Expr) string {
+	for {
+		switch x := e.(type) {
+		case *ast.StarExpr:
+			e = x.X
+		case *ast.IndexExpr:
+			e = x.X
+		case *ast.IndexListExpr:
+			e = x.X
+		case *ast.ParenExpr:
+			e = x.X
+		case *ast.Ident:
+			return x.Name
+		default:
+			return "?"
+		}
+	}
 }
 
 // limitWriter fails once more than n bytes were written, so a template loop

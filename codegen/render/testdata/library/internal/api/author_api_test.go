@@ -22,7 +22,7 @@ func createAuthor(t *testing.T, h http.Handler, n int) map[string]any {
 	return mustDo(t, h, "POST", "/api/authors", validAuthor(t, h, n), http.StatusCreated)
 }
 
-func TestAuthorCRUD(t *testing.T) {
+func TestAuthor_CRUD(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	in := validAuthor(t, h, 1)
@@ -55,7 +55,7 @@ func TestAuthorCRUD(t *testing.T) {
 	assertProblem(t, status, out, http.StatusNotFound)
 }
 
-func TestAuthorNotFound(t *testing.T) {
+func TestAuthor_NotFound(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	for _, id := range []string{"999999", "0", "-1", "abc", "1.5"} {
@@ -64,7 +64,7 @@ func TestAuthorNotFound(t *testing.T) {
 	}
 }
 
-func TestAuthorList(t *testing.T) {
+func TestAuthor_List(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	var ids []any
@@ -86,7 +86,7 @@ func TestAuthorList(t *testing.T) {
 	}
 }
 
-func TestAuthorInvalid(t *testing.T) {
+func TestAuthor_Invalid(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	t.Run("MalformedJSON", func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestAuthorInvalid(t *testing.T) {
 	})
 }
 
-func TestAuthorUniqueEmail(t *testing.T) {
+func TestAuthor_UniqueEmail(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	first := createAuthor(t, h, seq())

@@ -24,7 +24,7 @@ func createBook(t *testing.T, h http.Handler, n int) map[string]any {
 	return mustDo(t, h, "POST", "/api/books", validBook(t, h, n), http.StatusCreated)
 }
 
-func TestBookCRUD(t *testing.T) {
+func TestBook_CRUD(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	in := validBook(t, h, 1)
@@ -57,7 +57,7 @@ func TestBookCRUD(t *testing.T) {
 	assertProblem(t, status, out, http.StatusNotFound)
 }
 
-func TestBookNotFound(t *testing.T) {
+func TestBook_NotFound(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	for _, id := range []string{"999999", "0", "-1", "abc", "1.5"} {
@@ -66,7 +66,7 @@ func TestBookNotFound(t *testing.T) {
 	}
 }
 
-func TestBookList(t *testing.T) {
+func TestBook_List(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	var ids []any
@@ -88,7 +88,7 @@ func TestBookList(t *testing.T) {
 	}
 }
 
-func TestBookInvalid(t *testing.T) {
+func TestBook_Invalid(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	t.Run("MalformedJSON", func(t *testing.T) {
@@ -122,7 +122,7 @@ func TestBookInvalid(t *testing.T) {
 	})
 }
 
-func TestBookRefAuthorID(t *testing.T) {
+func TestBook_RefAuthorID(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	parent := createAuthor(t, h, seq())

@@ -25,7 +25,7 @@ func createLoan(t *testing.T, h http.Handler, n int) map[string]any {
 	return mustDo(t, h, "POST", "/api/loans", validLoan(t, h, n), http.StatusCreated)
 }
 
-func TestLoanCRUD(t *testing.T) {
+func TestLoan_CRUD(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	in := validLoan(t, h, 1)
@@ -58,7 +58,7 @@ func TestLoanCRUD(t *testing.T) {
 	assertProblem(t, status, out, http.StatusNotFound)
 }
 
-func TestLoanNotFound(t *testing.T) {
+func TestLoan_NotFound(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	for _, id := range []string{"999999", "0", "-1", "abc", "1.5"} {
@@ -67,7 +67,7 @@ func TestLoanNotFound(t *testing.T) {
 	}
 }
 
-func TestLoanList(t *testing.T) {
+func TestLoan_List(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	var ids []any
@@ -89,7 +89,7 @@ func TestLoanList(t *testing.T) {
 	}
 }
 
-func TestLoanInvalid(t *testing.T) {
+func TestLoan_Invalid(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	t.Run("MalformedJSON", func(t *testing.T) {
@@ -123,7 +123,7 @@ func TestLoanInvalid(t *testing.T) {
 	})
 }
 
-func TestLoanRefBookID(t *testing.T) {
+func TestLoan_RefBookID(t *testing.T) {
 	t.Parallel()
 	h := newServer(t)
 	parent := createBook(t, h, seq())
