@@ -27,6 +27,7 @@ func Funcs() template.FuncMap {
 		"join":     strings.Join,
 		"quote":    strconv.Quote,
 		"oneLine":  oneLine,
+		"article":  Article,
 		"sqlIdent": sqlIdent,
 		"json":     toJSON,
 		"jsonName": func(f *Field) string { return f.Name },
@@ -170,6 +171,25 @@ func title(s string) string {
 		ws[i] = string(r)
 	}
 	return strings.Join(ws, " ")
+}
+
+// Article puts "a" or "an" before a noun phrase: "an author", "a book",
+// "a user" (by the usual spelling rules, not by sound).
+func Article(s string) string {
+	if s == "" {
+		return s
+	}
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(lower, "uni"), strings.HasPrefix(lower, "use"), strings.HasPrefix(lower, "usu"),
+		strings.HasPrefix(lower, "one"), strings.HasPrefix(lower, "eu"):
+		return "a " + s
+	case strings.HasPrefix(lower, "hour"), strings.HasPrefix(lower, "honest"), strings.HasPrefix(lower, "honor"):
+		return "an " + s
+	case strings.ContainsRune("aeiou", rune(lower[0])):
+		return "an " + s
+	}
+	return "a " + s
 }
 
 // oneLine makes s safe for a one-line comment: control characters and

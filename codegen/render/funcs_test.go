@@ -36,6 +36,14 @@ func TestNames(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
+		"author": "an author", "book": "a book", "user": "a user", "hour": "an hour",
+		"item": "an item", "unit": "a unit", "order line": "an order line",
+	} {
+		if got := render.Article(in); got != want {
+			t.Errorf("Article(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
 		"CustomerID": "customer_id", "customer id": "customer_id", "HTTPServer": "http_server",
 		"due-date": "due_date", "already_snake": "already_snake", "Title": "title",
 	} {

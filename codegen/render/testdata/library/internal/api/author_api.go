@@ -8,7 +8,7 @@ import (
 	"example.com/library/internal/store"
 )
 
-// decodeAuthor reads a author from a request body, or returns what is
+// decodeAuthor reads an author from a request body, or returns what is
 // wrong with it, by field.
 func decodeAuthor(raw map[string]json.RawMessage) (*store.Author, map[string]string) {
 	f := newForm(raw)

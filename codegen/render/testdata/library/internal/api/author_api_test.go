@@ -7,7 +7,7 @@ import (
 )
 
 // validAuthor returns a valid author body whose values vary with n. It
-// creates the records a author requires.
+// creates the records an author requires.
 func validAuthor(t *testing.T, h http.Handler, n int) map[string]any {
 	t.Helper()
 	return map[string]any{
