@@ -66,6 +66,20 @@ func TestGeneratedApp(t *testing.T) {
 	t.Run("Vet", func(t *testing.T) {
 		goCmd(t, dir, "vet", "./...")
 	})
+	// staticcheck runs in builds when it is installed, so the generated
+	// code must pass all its checks, unused code included.
+	t.Run("Staticcheck", func(t *testing.T) {
+		sc, err := exec.LookPath("staticcheck")
+		if err != nil {
+			t.Skip("staticcheck is not installed")
+		}
+		cmd := exec.Command(sc, "-checks", "all", "./...")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("staticcheck: %v\n%s", err, out)
+		}
+	})
 	t.Run("Test", func(t *testing.T) {
 		out := goCmd(t, dir, "test", "-count=1", "-v", "./...")
 		for _, e := range spec.Entities {
@@ -81,6 +95,22 @@ func TestGeneratedApp(t *testing.T) {
 			if !strings.Contains(out, test) {
 				t.Errorf("the generated tests did not pass %s", strings.TrimSpace(test))
 			}
+		}
+	})
+	// Apps of other shapes compile and pass their tests too: one with no
+	// search, and one with a single boolean field and no relation, which
+	// leaves most helpers out.
+	t.Run("OtherShapes", func(t *testing.T) {
+		minimal := &kiln.AppSpec{KilnSpec: kiln.SpecVersion, Name: "todo", Entities: []kiln.Entity{
+			{Name: "task", Plural: "tasks", Fields: []kiln.Field{{Name: "done", Type: kiln.FieldBoolean}}},
+		}}
+		for _, spec := range []*kiln.AppSpec{librarySpec(), minimal} {
+			d := filepath.Join(t.TempDir(), spec.Name)
+			if err := render.WriteDir(MustRender(t, spec), d); err != nil {
+				t.Fatal(err)
+			}
+			goCmd(t, d, "vet", "./...")
+			goCmd(t, d, "test", "-count=1", "./...")
 		}
 	})
 	bin := filepath.Join(t.TempDir(), "app")

@@ -368,3 +368,24 @@ func (d *Data) UISchema() []map[string]any {
 	}
 	return out
 }
+
+// Uses reports whether the app needs something, so that a template emits
+// only helpers some entity uses (linters reject unused code): a field type
+// ("decimal", "email", …) among fields that are not foreign keys, "ref"
+// for foreign keys, "required" for required fields, "unique" for unique
+// ones and "restrict" for relations that keep a parent from deletion.
+func (d *Data) Uses(what string) bool {
+	for _, e := range d.Entities {
+		for _, f := range e.Fields {
+			switch {
+			case what == "ref" && f.Ref != nil,
+				what == "required" && f.Required,
+				what == "unique" && f.Unique,
+				what == "restrict" && f.Ref != nil && f.Ref.Required,
+				f.Ref == nil && string(f.Type) == what:
+				return true
+			}
+		}
+	}
+	return false
+}

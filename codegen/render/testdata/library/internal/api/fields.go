@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/mail"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,9 +15,7 @@ import (
 // Length limits, in characters.
 const (
 	maxString = 500
-	maxText   = 100_000
 	maxEmail  = 254
-	maxURL    = 2048
 )
 
 // form reads the fields of one JSON object and collects what is wrong with
@@ -76,7 +73,6 @@ func value[T any](p *T) T {
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
-
 func jsonString(raw json.RawMessage) (string, bool) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -84,7 +80,6 @@ func jsonString(raw json.RawMessage) (string, bool) {
 	}
 	return s, true
 }
-
 func parseText(max int, required bool) func(json.RawMessage) (string, string) {
 	return func(raw json.RawMessage) (string, string) {
 		s, ok := jsonString(raw)
@@ -99,7 +94,6 @@ func parseText(max int, required bool) func(json.RawMessage) (string, string) {
 		return s, ""
 	}
 }
-
 func parseInteger(raw json.RawMessage) (int64, string) {
 	n, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
 	if err != nil {
@@ -107,7 +101,6 @@ func parseInteger(raw json.RawMessage) (int64, string) {
 	}
 	return n, ""
 }
-
 func parseRef(raw json.RawMessage) (int64, string) {
 	n, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
 	if err != nil || n <= 0 {
@@ -115,7 +108,6 @@ func parseRef(raw json.RawMessage) (int64, string) {
 	}
 	return n, ""
 }
-
 func parseBoolean(raw json.RawMessage) (bool, string) {
 	switch string(bytes.TrimSpace(raw)) {
 	case "true":
@@ -150,19 +142,6 @@ func parseDecimal(raw json.RawMessage) (string, string) {
 	return sign + whole + frac, ""
 }
 
-// parseTimestamp accepts an RFC 3339 time and returns it in UTC.
-func parseTimestamp(raw json.RawMessage) (string, string) {
-	s, ok := jsonString(raw)
-	if !ok {
-		return "", "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || t.Year() < 1 || t.Year() > 9999 {
-		return "", "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
-	}
-	return t.UTC().Format(time.RFC3339Nano), ""
-}
-
 // parseDate accepts a calendar date YYYY-MM-DD.
 func parseDate(raw json.RawMessage) (string, string) {
 	s, ok := jsonString(raw)
@@ -185,19 +164,6 @@ func parseEmail(raw json.RawMessage) (string, string) {
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || len(s) > maxEmail || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
 		return "", "must be an email address such as ada@example.com"
-	}
-	return s, ""
-}
-
-// parseURL accepts an absolute http or https URL.
-func parseURL(raw json.RawMessage) (string, string) {
-	s, ok := jsonString(raw)
-	if !ok {
-		return "", "must be a URL"
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s) > maxURL || strings.ContainsAny(s, " \t\r\n") {
-		return "", "must be an http or https URL such as https://example.com/"
 	}
 	return s, ""
 }
