@@ -334,3 +334,27 @@ func TestRenderScriptParses(t *testing.T) {
 		}
 	}
 }
+
+// TestGoSumComplete checks that go.sum lists both hashes of every module
+// go.mod requires, so that builds work with -mod=readonly.
+func TestGoSumComplete(t *testing.T) {
+	t.Parallel()
+	files := MustRender(t, librarySpec())
+	sum := string(files["go.sum"])
+	n := 0
+	for _, line := range strings.Split(string(files["go.mod"]), "\n") {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(f) < 2 || !strings.Contains(f[0], ".") || !strings.HasPrefix(f[1], "v") {
+			continue
+		}
+		n++
+		for _, want := range []string{f[0] + " " + f[1] + " h1:", f[0] + " " + f[1] + "/go.mod h1:"} {
+			if !strings.Contains(sum, want) {
+				t.Errorf("go.sum lacks %q", want)
+			}
+		}
+	}
+	if n < 2 {
+		t.Errorf("found %d requirements in go.mod:\n%s", n, files["go.mod"])
+	}
+}
