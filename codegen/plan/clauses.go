@@ -190,6 +190,23 @@ func (p *planner) colon(t []string) bool {
 		return true
 	}
 	lastLeft := left[len(left)-1]
+	// "Inventory: items have a name …": the left side is a title.
+	if hasTopHave(right) || p.relationShape(right) || p.createShape(right) {
+		if p.appWords == nil && haveIndex(left) < 0 && len(left) <= 3 {
+			p.appWords = appNameWords(left)
+		}
+		p.clause(right)
+		return true
+	}
+	// "Restaurant reservations: tables (number, seats) and reservations":
+	// a list of plural things is a list of entities.
+	if pluralList(right) && haveIndex(left) < 0 && !metaFields[lastLeft] {
+		if p.appWords == nil && len(left) <= 3 && !metaEntities[lastLeft] {
+			p.appWords = appNameWords(left)
+		}
+		p.entityList(right)
+		return true
+	}
 	switch {
 	case lastLeft == "features" || lastLeft == "feature" || lastLeft == "extras":
 		p.scanFeatures(right)
@@ -217,7 +234,7 @@ func (p *planner) colon(t []string) bool {
 		return true
 	}
 	if h := haveIndex(left); h > 0 {
-		return p.haveParts(left[:h], append(slices.Clone(left[h:]), right...))
+		return p.haveParts(left[:h], t[h:])
 	}
 	owner := stripManage(left)
 	e := p.entity(entityWords(owner))
@@ -229,6 +246,31 @@ func (p *planner) colon(t []string) bool {
 	}
 	p.fields(e, splitList(right), false)
 	return true
+}
+
+// appNameWords keeps the words of a title that can name an app.
+func appNameWords(t []string) []string {
+	var out []string
+	for _, w := range stripManage(t) {
+		if !appAdjectives[w] && !determiners[w] && !appNouns[w] {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// pluralList reports whether every item of t is a plural noun phrase
+// (with or without fields in parentheses): "tables (number) and
+// reservations".
+func pluralList(t []string) bool {
+	items := splitList(t)
+	for _, item := range items {
+		np := npWords(stripFront(stripFront(item, determiners), quantifiers))
+		if len(np) == 0 || len(np) > 3 || !isPlural(np[len(np)-1]) || pluralFieldWords[np[len(np)-1]] {
+			return false
+		}
+	}
+	return len(items) > 0
 }
 
 // have reads "SUBJECT has|have|with LIST".
@@ -281,7 +323,8 @@ func (p *planner) haveParts(subject, rest []string) bool {
 		// "customers have orders": a bare plural that names a common
 		// entity is owned; "tasks have notes" stays a field.
 		head := item[len(item)-1]
-		if len(item) <= 2 && top(item, "(") < 0 && isPlural(head) && !pluralFieldWords[head] && commonEntities[singular(head)] && item[0] != "a" && item[0] != "an" {
+		if len(item) <= 2 && top(item, "(") < 0 && isPlural(head) && !pluralFieldWords[head] && item[0] != "a" && item[0] != "an" &&
+			(commonEntities[singular(head)] || p.knownEntity(item) != nil) {
 			p.owned(e, item)
 			continue
 		}
@@ -335,6 +378,9 @@ func splitCreate(t []string) (subject, objects, target []string, ok bool) {
 			return nil, nil, nil, false
 		}
 		objects = t[i+1:]
+		if len(objects) == 0 || objects[0] == "(" || objects[0] == ":" {
+			return nil, nil, nil, false
+		}
 		for j, w := range objects {
 			if w == "on" || w == "for" || w == "to" || w == "about" || w == "in" || w == "under" {
 				target = objects[j+1:]

@@ -12,7 +12,7 @@ var (
 		"its", "his", "her", "this", "that", "these", "those", "one", "some", "single", "own", "also",
 		"and", "plus", "then", "other", "whose", "it")
 	quantifiers = set("many", "multiple", "several", "numerous", "various", "few")
-	containers  = set("list", "set", "collection", "series", "bunch", "group", "number", "kinds",
+	containers  = set("list", "set", "collection", "series", "bunch", "group", "kinds",
 		"types", "sorts", "lot")
 	// appNouns name the thing being built and are left out of its name.
 	appNouns = set("app", "apps", "application", "api", "apis", "service", "system", "backend",
@@ -24,7 +24,7 @@ var (
 		"journal", "diary", "catalog", "catalogue", "inventory", "registry", "directory", "crm",
 		"erp", "shop", "store", "marketplace", "blog", "forum", "wiki", "cms", "scheduler", "list",
 		"board", "hub", "library", "watchlist", "wishlist", "checklist", "logbook", "notebook",
-		"calendar", "portfolio", "ledger", "guestbook", "helpdesk", "desk")
+		"calendar", "portfolio", "ledger", "guestbook", "helpdesk", "desk", "shortener")
 	// appAdjectives describe the app and are left out of its name.
 	appAdjectives = set("simple", "small", "basic", "tiny", "minimal", "quick", "little", "new",
 		"personal", "web", "online", "rest", "restful", "json", "http", "crud", "mobile", "cool",
@@ -70,13 +70,12 @@ var (
 	// nonEntities never name an entity.
 	nonEntities = set("it", "they", "them", "we", "i", "you", "he", "she", "me", "us", "one", "ones",
 		"thing", "things", "stuff", "something", "everything", "anything", "nothing", "way", "ways",
-		"lot", "lots", "entity", "entities", "table", "tables", "field", "fields", "model", "models",
-		"resource", "resources", "record", "records", "object", "objects", "data", "info",
+		"lot", "lots", "entity", "entities", "field", "fields", "model", "models",
+		"resource", "resources", "object", "objects", "data", "info",
 		"information", "etc", "other", "others", "more", "rest", "crud", "json", "api", "app",
-		"apps", "application", "system", "service", "website", "site", "ui", "page", "pages",
-		"screen", "screens", "feature", "features", "attribute", "attributes", "property",
-		"properties", "column", "columns", "type", "types", "kind", "kinds", "sort", "list",
-		"detail", "details", "option", "options", "ability", "support", "functionality", "following",
+		"apps", "application", "system", "service", "website", "site", "ui",
+		"screen", "screens", "feature", "features", "attribute", "attributes", "column", "columns", "type", "types", "kind", "kinds", "sort", "list",
+		"detail", "details", "ability", "support", "functionality", "following",
 		"relation", "relations", "relationship", "relationships", "database", "backend", "frontend",
 		"also", "both", "each", "every", "all", "some", "any", "there", "here", "which", "what",
 		"that", "this", "these", "those", "who", "whom", "when", "where", "how", "why", "yes", "no",
@@ -109,8 +108,7 @@ var (
 		"publishes", "add", "adds", "submit", "submits", "upload", "uploads", "leave", "leaves",
 		"place", "places", "make", "makes", "own", "owns", "send", "sends", "share", "shares",
 		"log", "logs", "record", "records", "track", "tracks", "save", "saves", "host", "hosts",
-		"organize", "organizes", "open", "opens", "file", "files", "raise", "raises", "issue",
-		"issues", "run", "runs", "manage", "manages")
+		"organize", "organizes", "raise", "raises", "manage", "manages", "open", "opens")
 	// byVerbs before "by" name a parent: "orders are placed by customers".
 	byVerbs = set("owned", "made", "written", "placed", "created", "submitted", "authored",
 		"posted", "booked", "sent", "issued", "published", "uploaded", "filed", "opened", "raised",

@@ -119,7 +119,7 @@ func (p *planner) appPrefix(t []string) ([]string, bool) {
 	start, hadDet := i, i > 0
 	for j := i; j < len(t) && j < i+6; j++ {
 		w := t[j]
-		if w == "(" || w == ":" || w == "," || haveVerbs[w] || manageVerbs[w] && j == start {
+		if w == "(" || w == ":" || w == "," || haveVerbs[w] || manageVerbs[w] && j == start && !hadDet {
 			return nil, false
 		}
 		kept := keptAppNouns[w]
@@ -137,7 +137,7 @@ func (p *planner) appPrefix(t []string) ([]string, bool) {
 			}
 		}
 		if kept {
-			if len(words) == 0 && !hadDet {
+			if len(words) == 0 && !hadDet && j+1 < len(t) && t[j+1] != ":" {
 				return nil, false
 			}
 			if (w == "store" || w == "shop" || w == "library") && j+1 < len(t) && !appConnectors[t[j+1]] {
@@ -205,6 +205,14 @@ func (p *planner) afterApp(t []string) {
 		}
 		return
 	}
+	for _, w := range t {
+		if !appConnectors[w] && !fillers[w] {
+			break
+		}
+		if _, ok := appNameSuffix[w]; ok && p.appVerb == "" {
+			p.appVerb = w // "for tracking …"
+		}
+	}
 	t = stripFront(t, appConnectors)
 	t = stripFront(t, fillers)
 	if v := stripManage(t); len(v) < len(t) {
@@ -253,11 +261,21 @@ func (p *planner) entityList(t []string) {
 		}
 		// "books with title and author, and members": a singular word
 		// after an entity that took fields continues its fields.
-		if prev != nil && len(item) <= 3 && top(item, "(") < 0 && !isPlural(item[len(item)-1]) {
+		if np := npWords(stripFront(item, determiners)); prev != nil && (len(np) == 0 || len(np) <= 3 && !isPlural(np[len(np)-1])) {
 			p.fields(prev, [][]string{item}, false)
 			continue
 		}
 		prev = nil
+		if np := npWords(stripFront(item, determiners)); len(item) == len(np)+countDet(item) && len(np) > 0 && !isPlural(np[len(np)-1]) &&
+			!commonEntities[np[len(np)-1]] && !p.known[ident(np, maxEntityIdent)] {
+			continue // "an app that is fast": a lone singular word names nothing
+		}
+		if h := haveIndex(item); h > 0 && top(item, "(") > h {
+			// "my reading with books (title, author)": the entity is
+			// the one with fields.
+			p.entityList(item[h+1:])
+			continue
+		}
 		words, fieldToks := entityItem(item)
 		e := p.entity(words)
 		if e == nil {
@@ -270,6 +288,11 @@ func (p *planner) entityList(t []string) {
 			}
 		}
 	}
+}
+
+// countDet counts the determiners an item starts with.
+func countDet(item []string) int {
+	return len(item) - len(stripFront(item, determiners))
 }
 
 // featureOnly reports whether an item only names features ("search").
@@ -350,7 +373,7 @@ func entityWords(t []string) []string {
 		return nil
 	}
 	for _, w := range words {
-		if w[0] >= '0' && w[0] <= '9' || len(w) == 1 {
+		if strings.Trim(w, "0123456789.") == "" || len(w) == 1 {
 			return nil
 		}
 	}
@@ -515,14 +538,15 @@ func parseField(item []string) (*fieldDraft, bool) {
 		}
 	}
 	var words []string
+	modifier := ""
 	for i, w := range main {
 		switch {
 		case w == "required" || w == "mandatory" || w == "compulsory" || w == "must" && i+1 < len(main) && main[i+1] == "have":
-			f.required = true
+			f.required, modifier = true, w
 		case w == "unique" || w == "distinct":
-			f.unique = true
+			f.unique, modifier = true, w
 		case w == "optional" || w == "optionally":
-			f.optional = true
+			f.optional, modifier = true, w
 		case w == "long" && len(words) == 0:
 			f.typ = kiln.FieldText
 		case w == "short" && len(words) == 0:
@@ -531,6 +555,8 @@ func parseField(item []string) (*fieldDraft, bool) {
 			f.numeric = true
 		case relativeStops[w] && len(words) > 0:
 			main = main[:i]
+		case (w == "is" || w == "has" || w == "can") && len(words) == 0 && i+1 < len(main) && !fieldDropWords[main[i+1]]:
+			words = append(words, w) // "is published", "has children"
 		case fieldDropWords[w] || w == "(" || w == ")" || w == "," || w == ":":
 		default:
 			words = append(words, w)
@@ -538,6 +564,12 @@ func parseField(item []string) (*fieldDraft, bool) {
 		if len(main) <= i {
 			break
 		}
+	}
+	if len(words) == 1 && booleanTail[words[0]] && modifier != "" {
+		// "a required flag" is the boolean "required".
+		words = []string{modifier}
+		f.required, f.unique, f.optional = false, false, false
+		f.typ = kiln.FieldBoolean
 	}
 	if len(words) > 1 && booleanTail[words[len(words)-1]] {
 		words = words[:len(words)-1]
@@ -609,7 +641,7 @@ func hintOnly(t []string) bool {
 // the value words.
 func cutDefault(t []string) ([]string, []string) {
 	for i, w := range t {
-		if w != "default" && w != "defaults" && w != "defaulting" {
+		if w != "default" && w != "defaults" && w != "defaulting" || i == 0 && len(t) > 0 && t[0] != "(" && w == "default" && len(t) == 1 {
 			continue
 		}
 		v := stripFront(t[i+1:], set("to", "of", "is", ":", "value", "=", "a", "an", "the"))

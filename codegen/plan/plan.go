@@ -191,6 +191,9 @@ func (p *planner) specFields(d *entityDraft) []kiln.Field {
 			break
 		}
 		typ := f.typ
+		if typ == "" && len(f.def) == 1 && defaultValue(kiln.FieldBoolean, f.def) != nil {
+			typ = kiln.FieldBoolean // "gift (default no)"
+		}
 		if typ == "" {
 			typ = typeFromName(name)
 			if f.numeric && typ != kiln.FieldDecimal {
@@ -374,16 +377,18 @@ func summary(description string, s *kiln.AppSpec) string {
 			}
 		}
 		switch {
+		case r == '_' && i > 0 && i+1 < len(text) && isWordByte(text[i-1]|0x20) && isWordByte(text[i+1]|0x20):
+			b.WriteByte('_') // is_admin
 		case unicode.IsSpace(r) || r == '*' || r == '#' || r == '`' || r == '_' || r == '>':
 			space = b.Len() > 0
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsPunct(r) || r == '$' || r == '+' || r == '=' || r == '%' || r == '€' || r == '£':
 			if b.Len() == 0 && (unicode.IsPunct(r) && r != '(' && r != '"' && r != '\'') {
 				continue // leading bullets and dashes
 			}
-			if space {
+			if space && !strings.ContainsRune(",;:.!?)", r) {
 				b.WriteByte(' ')
-				space = false
 			}
+			space = false
 			b.WriteRune(r)
 		}
 		if utf8.RuneCountInString(b.String()) >= kiln.MaxSummaryLen {
@@ -416,7 +421,7 @@ func summary(description string, s *kiln.AppSpec) string {
 
 // requestRE matches how requests open ("I want", "please build me"),
 // which a summary leaves out.
-var requestRE = regexp.MustCompile(`^(?i)(?:(?:hi|hello|hey)[,!]?\s+)?(?:please\s+)?(?:(?:i|we)(?:'d| would)?\s+(?:want|need|like|would like)(?:\s+to\s+(?:build|create|make|have|get))?|(?:can|could) you\s+(?:build|create|make|generate|write)(?: me| us)?|(?:build|create|make|generate|write|design|develop|give)(?: me| us)?)\s+`)
+var requestRE = regexp.MustCompile(`^(?i)(?:(?:hi|hello|hey)[,!]?\s+)?(?:please\s+)?(?:(?:i|we)(?:'d| would)?\s+(?:want|need|like|would like)(?:\s+to(?:\s+(?:build|create|make|have|get))?)?|(?:can|could) you\s+(?:build|create|make|generate|write)(?: me| us)?|(?:build|create|make|generate|write|design|develop|give)(?: me| us)?)\s+`)
 
 func joinAnd(words []string) string {
 	if len(words) > 4 {

@@ -283,10 +283,13 @@ func parens(t []string) (outside, inside []string) {
 		switch {
 		case x == "(":
 			if depth > 0 {
-				inside = append(inside, ",")
+				inside = append(inside, x) // a field's own hints: "code (number)"
 			}
 			depth++
 		case x == ")":
+			if depth > 1 {
+				inside = append(inside, x)
+			}
 			if depth > 0 {
 				depth--
 			}

@@ -90,7 +90,7 @@ var hintRules = []HintRule{
 	{kiln.FieldTimestamp, MatchLastWord, []string{"timestamp", "datetime", "time", "when"}, ""},
 	{kiln.FieldTimestamp, MatchName, []string{"created", "updated", "started", "ended", "at"}, ""},
 	{kiln.FieldDate, MatchLastWord, []string{
-		"date", "birthday", "birthdate", "dob", "deadline", "due", "anniversary",
+		"date", "birthday", "birthdate", "dob", "deadline", "due", "anniversary", "since",
 	}, ""},
 	{kiln.FieldDecimal, MatchLastWord, []string{
 		"price", "amount", "total", "cost", "costs", "balance", "salary", "fee", "fees", "tax",
@@ -108,6 +108,7 @@ var hintRules = []HintRule{
 		"copies", "units", "sets", "reps", "goals", "wins", "losses", "visits", "downloads",
 		"followers", "cents", "amount_cents", "grams", "episodes", "chapters", "rooms", "beds",
 		"guests", "players", "members_count", "inventory", "credits", "tickets", "items",
+		"bedrooms", "bathrooms", "feet", "sqft", "floors", "children", "kids", "size",
 	}, ""},
 	{kiln.FieldText, MatchLastWord, []string{
 		"description", "notes", "note", "body", "content", "bio", "biography", "summary",

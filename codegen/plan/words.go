@@ -228,6 +228,8 @@ var fieldRenames = map[string]string{
 	"go": "go_value", "var": "variable", "string": "text_value", "error": "error_message",
 	"current": "current_value", "key": "key_value", "true": "is_true", "false": "is_false",
 	"null": "null_value", "like": "likes", "set": "set_name", "join": "join_value",
+	"when": "happens_at", "where": "place", "on": "on_date", "at": "at_time", "for": "for_whom",
+	"in": "in_place", "by": "by_whom", "all": "all_items", "both": "both_items",
 }
 
 // safeField returns name unless it is reserved, else a safe replacement.
@@ -248,13 +250,18 @@ func entityNames(words []string) (name, plur string) {
 	if name == "" {
 		return "", ""
 	}
-	i := strings.LastIndexByte(name, '_')
-	head, last := name[:i+1], name[i+1:]
-	p := plural(last)
-	if p == last {
-		plur = name + "_items"
+	// The plural goes on the last word that is not a number:
+	// "printer_3d" → "printers_3d".
+	parts := strings.Split(name, "_")
+	k := len(parts) - 1
+	for k > 0 && parts[k][0] >= '0' && parts[k][0] <= '9' {
+		k--
+	}
+	if p := plural(parts[k]); p != parts[k] {
+		parts[k] = p
+		plur = strings.Join(parts, "_")
 	} else {
-		plur = head + p
+		plur = name + "_items"
 	}
 	if reservedEntity[name] || reservedPlural[plur] {
 		name, plur = name+"_record", name+"_records"
