@@ -147,9 +147,9 @@ func TestRules_Plan_SafeNames(t *testing.T) {
 func TestRules_Plan_Summary(t *testing.T) {
 	t.Parallel()
 	for desc, want := range map[string]string{
-		"a library API with books (title, author, year) and loans":  "A library API with books (title, author, year) and loans.",
-		"I want a recipe manager. Recipes have a title.":            "A recipe manager.",
-		"Please build me an expense tracker!\nExpenses: amount":     "An expense tracker!",
+		"a library API with books (title, author, year) and loans": "A library API with books (title, author, year) and loans.",
+		"I want a recipe manager. Recipes have a title.":           "A recipe manager.",
+		"Please build me an expense tracker!\nExpenses: amount":    "An expense tracker!",
 		"  **Todo** app 🚀 with tasks\n- title":                     "Todo app with tasks.",
 		"books , authors":                                           "Books, authors.",
 		"Entities:\n- books\n- authors":                             "An app to manage books and authors.",
