@@ -230,6 +230,9 @@ func applyConstraint(fields []kiln.Field, d *entityDraft, c constraint) {
 	}
 	for _, item := range c.items {
 		words := stripFront(item, determiners)
+		if len(words) == 0 {
+			continue
+		}
 		// "the book title", "a book's isbn": a leading entity name
 		// narrows the field to that entity.
 		if len(words) > 1 && (words[0] == d.key || singular(words[0]) == d.key) {
