@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,6 +127,8 @@ func TestGeneratedApp(t *testing.T) {
 		}
 		c.t = t
 		c.checkRelations()
+		c.checkHostile()
+		c.checkConcurrent()
 		if err := stop(); err != nil {
 			t.Errorf("server did not shut down cleanly on SIGTERM: %v", err)
 		}
@@ -431,5 +434,86 @@ func (c *appClient) checkRelations() {
 				c.t.Errorf("%s.%s = %v after its %s was deleted, want null", r.From, r.Field, got[r.Field], r.To)
 			}
 		}
+	}
+}
+
+// checkHostile sends what an attacker would: SQL in values and in search
+// text, a body over the size limit, invalid UTF-8 and deep nesting.
+func (c *appClient) checkHostile() {
+	c.t.Helper()
+	sqlText := `Robert'); DROP TABLE "customers"; --`
+	in, _ := c.body("customer")
+	in["name"] = sqlText
+	created := c.want("POST", "/api/customers", in, http.StatusCreated)
+	if created["name"] != sqlText {
+		c.t.Errorf("name stored as %v, want it literally", created["name"])
+	}
+	list := c.want("GET", "/api/customers?q="+url.QueryEscape(`' OR 1=1 --`), nil, http.StatusOK)
+	if items, _ := list["items"].([]any); len(items) != 0 {
+		c.t.Errorf("search for SQL matched %d records", len(items))
+	}
+	list = c.want("GET", "/api/customers?q="+url.QueryEscape("DROP TABLE"), nil, http.StatusOK)
+	if items, _ := list["items"].([]any); len(items) != 1 {
+		c.t.Errorf("search for the stored text matched %d records, want 1", len(items))
+	}
+	big := `{"name": "` + strings.Repeat("x", 2<<20) + `"}`
+	if status, _, out := c.do("POST", "/api/customers", big); status != http.StatusRequestEntityTooLarge {
+		c.t.Errorf("2 MiB body: status %d %v, want 413", status, out)
+	}
+	in, _ = c.body("customer")
+	in["name"] = "PLACEHOLDER"
+	js, _ := json.Marshal(in)
+	js = bytes.Replace(js, []byte(`"PLACEHOLDER"`), []byte("\"\xff\xfe\""), 1)
+	status, _, out := c.do("POST", "/api/customers", string(js))
+	if status != http.StatusCreated || out["name"] != "\ufffd\ufffd" {
+		c.t.Errorf("invalid UTF-8: status %d, name %q; want 201 with replacement characters", status, out["name"])
+	}
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	if status, _, _ := c.do("POST", "/api/customers", deep); status != http.StatusBadRequest {
+		c.t.Errorf("deeply nested JSON: status %d, want 400", status)
+	}
+	if status, _, out := c.do("GET", "/api/customers/1%20OR%201=1", nil); status != http.StatusNotFound {
+		c.t.Errorf("id with SQL: status %d %v, want 404", status, out)
+	}
+}
+
+// checkConcurrent creates records from many goroutines at once: SQLite has
+// one writer, and the app must serialize writes without "database is
+// locked" errors.
+func (c *appClient) checkConcurrent() {
+	c.t.Helper()
+	before := c.want("GET", "/api/categories", nil, http.StatusOK)["total"].(float64)
+	const n = 40
+	// A client of its own, whose spare connections are closed afterwards:
+	// an open connection that never sent a request holds up the server's
+	// graceful shutdown for 5 seconds (net/http counts it as new, not idle).
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			body := fmt.Sprintf(`{"title": "concurrent %d", "rank": %d}`, i, 100000+i)
+			res, err := client.Post(c.base+"/api/categories", "application/json", strings.NewReader(body))
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusCreated {
+				err = fmt.Errorf("status %d: %s", res.StatusCode, b)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			c.t.Errorf("concurrent create: %v", err)
+		}
+	}
+	after := c.want("GET", "/api/categories", nil, http.StatusOK)["total"].(float64)
+	if after-before != n {
+		c.t.Errorf("total went from %v to %v after %d creates", before, after, n)
 	}
 }
