@@ -44,7 +44,7 @@ func (Rules) Plan(ctx context.Context, description string) (*kiln.AppSpec, error
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	if len(description) > MaxDescriptionLen {
-		return nil, kiln.FieldErrorf("description", "is longer than %d bytes; describe the app in a few sentences, for example: %q", MaxDescriptionLen, Example)
+		return nil, kiln.FieldErrorf("description", "is longer than %d bytes; describe the app in a few sentences, try: %q", MaxDescriptionLen, Example)
 	}
 	text := asciiText(abbreviations.Replace(description))
 	cls := clauses(text)
@@ -58,16 +58,16 @@ func (Rules) Plan(ctx context.Context, description string) (*kiln.AppSpec, error
 		p.entityFromName()
 	}
 	if len(p.entities) == 0 {
-		msg := "names nothing the app could store; name the things and their fields, for example: %q or %q"
+		msg := "names nothing the app could store; name the things it keeps and their fields, try: %q or %q"
 		if strings.TrimSpace(description) == "" {
-			msg = "is empty; name the things the app stores and their fields, for example: %q or %q"
+			msg = "is empty; name the things the app keeps and their fields, try: %q or %q"
 		}
 		return nil, kiln.FieldErrorf("description", msg, Example, "customers have many orders; an order has a total and a date")
 	}
 	spec := p.spec(description)
 	if err := spec.Validate(); err != nil {
 		// A bug in the planner; still the caller's input is what failed.
-		return nil, kiln.FieldErrorf("description", "could not be planned into a valid app spec (%s); rephrase it, for example: %q", kiln.ErrorMessage(err), Example)
+		return nil, kiln.FieldErrorf("description", "could not be planned into a valid app spec (%s); rephrase it, try: %q", kiln.ErrorMessage(err), Example)
 	}
 	return spec, nil
 }

@@ -23,6 +23,7 @@ var bulletRE = regexp.MustCompile(`^([-*+]|\d{1,3}[.)])\s+`)
 func clauses(text string) [][]string {
 	var roots []*line
 	var stack []*line
+	var header *line // a plain line ending in ":" whose plain lines follow as a list
 	for _, raw := range strings.Split(text, "\n") {
 		indent := 0
 		for _, c := range raw {
@@ -35,12 +36,22 @@ func clauses(text string) [][]string {
 		s = strings.TrimLeft(s, "#>")
 		s = strings.TrimSpace(s)
 		if s == "" {
+			header = nil
 			continue
 		}
 		l := &line{indent: indent, text: s}
 		if m := bulletRE.FindString(s); m != "" {
 			l.bullet = true
 			l.text = strings.TrimSpace(s[len(m):])
+		}
+		// "Books:\ntitle\nauthor": plain lines under a header are its list.
+		if !l.bullet && header != nil && !strings.HasSuffix(s, ":") && simplePhrase(s) {
+			header.children = append(header.children, l)
+			continue
+		}
+		header = nil
+		if !l.bullet && strings.HasSuffix(s, ":") {
+			header = l
 		}
 		for len(stack) > 0 && (stack[len(stack)-1].indent > indent || stack[len(stack)-1].indent == indent && (l.bullet == stack[len(stack)-1].bullet || !l.bullet)) {
 			stack = stack[:len(stack)-1]
