@@ -94,10 +94,13 @@ func New(cfg Config) (*Pipeline, error) {
 }
 
 func (p *Pipeline) templateSet() (*templates.Set, error) {
-	if p.cfg.TemplatesDir != "" {
-		dir := filepath.Join(p.cfg.TemplatesDir, p.cfg.TemplateSet)
-		if _, err := os.Stat(dir); err == nil {
+	if dir := p.cfg.TemplatesDir; dir != "" {
+		// Either a set folder itself or a folder of sets by name.
+		if _, err := os.Stat(filepath.Join(dir, templates.Manifest)); err == nil {
 			return templates.Load(dir)
+		}
+		if _, err := os.Stat(filepath.Join(dir, p.cfg.TemplateSet, templates.Manifest)); err == nil {
+			return templates.Load(filepath.Join(dir, p.cfg.TemplateSet))
 		}
 	}
 	return templates.Open(p.cfg.TemplateSet)
