@@ -132,8 +132,8 @@ func (p *planner) belongsTo(t []string) bool {
 			break
 		}
 	}
-	if i <= 0 {
-		return false
+	if h := haveIndex(t); i <= 0 || h > 0 && h < i {
+		return false // "bugs have a title and reported by": a field list
 	}
 	subj := t[:i]
 	for k, w := range subj {
@@ -200,7 +200,7 @@ func (p *planner) colon(t []string) bool {
 	}
 	// "Restaurant reservations: tables (number, seats) and reservations":
 	// a list of plural things is a list of entities.
-	if pluralList(right) && haveIndex(left) < 0 && !metaFields[lastLeft] {
+	if entityListShape(right) && haveIndex(left) < 0 && !metaFields[lastLeft] {
 		if p.appWords == nil && len(left) <= 3 && !metaEntities[lastLeft] {
 			p.appWords = appNameWords(left)
 		}
@@ -273,6 +273,20 @@ func pluralList(t []string) bool {
 	return len(items) > 0
 }
 
+// entityListShape reports whether t lists entities: every item a plural
+// noun, or some item a plural noun with fields in parentheses.
+func entityListShape(t []string) bool {
+	if pluralList(t) {
+		return true
+	}
+	for _, item := range splitList(t) {
+		if i := top(item, "("); i > 0 && isPlural(item[i-1]) && !pluralFieldWords[item[i-1]] {
+			return true
+		}
+	}
+	return false
+}
+
 // have reads "SUBJECT has|have|with LIST".
 func (p *planner) have(t []string) bool {
 	i := haveIndex(t)
@@ -300,9 +314,13 @@ func (p *planner) haveParts(subject, rest []string) bool {
 		p.entityList(stripFront(rest, afterHave))
 		return true
 	}
-	e := p.entity(entityWords(stripManage(subject)))
+	owner := stripManage(subject)
+	e := p.entity(entityWords(owner))
 	if e == nil {
 		return false
+	}
+	if len(owner) < len(subject) && p.appVerb == "" {
+		p.appVerb = subject[0]
 	}
 	if verb == "with" && len(rest) > 0 && quantifiers[rest[0]] {
 		verb = "has"
@@ -397,6 +415,13 @@ func splitCreate(t []string) (subject, objects, target []string, ok bool) {
 // "members leave reviews on books": the things made belong to their maker
 // (and to what they are on).
 func (p *planner) create(t []string) bool {
+	// "sellers list products and buyers place orders": two sentences.
+	if parts := splitAt(t, "and"); len(parts) > 1 && p.createShape(parts[len(parts)-1]) && p.createShape(parts[0]) {
+		for _, part := range parts {
+			p.create(part)
+		}
+		return true
+	}
 	subject, objects, target, ok := splitCreate(t)
 	if !ok {
 		return false
@@ -421,6 +446,19 @@ func (p *planner) create(t []string) bool {
 		}
 	}
 	return true
+}
+
+// splitAt splits t at every top-level sep.
+func splitAt(t []string, sep string) [][]string {
+	var out [][]string
+	for {
+		i := top(t, sep)
+		if i < 0 {
+			return append(out, t)
+		}
+		out = append(out, t[:i])
+		t = t[i+1:]
+	}
 }
 
 // manage reads "track expenses and incomes", "manage books (title) and

@@ -14,6 +14,9 @@ var (
 	quantifiers = set("many", "multiple", "several", "numerous", "various", "few")
 	containers  = set("list", "set", "collection", "series", "bunch", "group", "kinds",
 		"types", "sorts", "lot")
+	// collections hold entities: "my book collection", "an inventory of tools".
+	collections = set("collection", "library", "catalog", "catalogue", "inventory", "database",
+		"log", "history", "archive", "register", "registry", "directory", "list", "stack", "pile")
 	// appNouns name the thing being built and are left out of its name.
 	appNouns = set("app", "apps", "application", "api", "apis", "service", "system", "backend",
 		"tool", "platform", "website", "site", "webapp", "program", "software", "portal",
@@ -66,7 +69,9 @@ var (
 		"about", "under", "over", "within", "across", "between", "during", "is", "are", "was",
 		"were", "can", "should", "must", "will", "may", "have", "has", "having", "do", "does",
 		"belongs", "belong", "if", "because", "so", "than", "as", "being", "be", "whether", "while",
-		"but", "not", "no", "each", "every", "of")
+		"but", "not", "no", "each", "every", "of", "lent", "borrowed", "owned", "used", "sold",
+		"made", "written", "given", "shared", "kept", "stored", "bought", "rented", "loaned",
+		"created", "added", "held", "taken", "sent", "received", "assigned", "placed", "booked")
 	// nonEntities never name an entity.
 	nonEntities = set("it", "they", "them", "we", "i", "you", "he", "she", "me", "us", "one", "ones",
 		"thing", "things", "stuff", "something", "everything", "anything", "nothing", "way", "ways",
@@ -108,7 +113,8 @@ var (
 		"publishes", "add", "adds", "submit", "submits", "upload", "uploads", "leave", "leaves",
 		"place", "places", "make", "makes", "own", "owns", "send", "sends", "share", "shares",
 		"log", "logs", "record", "records", "track", "tracks", "save", "saves", "host", "hosts",
-		"organize", "organizes", "raise", "raises", "manage", "manages", "open", "opens")
+		"organize", "organizes", "raise", "raises", "manage", "manages", "open", "opens", "list",
+		"lists", "sell", "sells", "offer", "offers")
 	// byVerbs before "by" name a parent: "orders are placed by customers".
 	byVerbs = set("owned", "made", "written", "placed", "created", "submitted", "authored",
 		"posted", "booked", "sent", "issued", "published", "uploaded", "filed", "opened", "raised",

@@ -137,6 +137,9 @@ func (p *planner) appPrefix(t []string) ([]string, bool) {
 			}
 		}
 		if kept {
+			if len(words) > 0 && !hadDet && isPlural(words[len(words)-1]) {
+				return nil, false // "sellers list products"
+			}
 			if len(words) == 0 && !hadDet && j+1 < len(t) && t[j+1] != ":" {
 				return nil, false
 			}
@@ -198,6 +201,8 @@ func (p *planner) afterApp(t []string) {
 		left := stripFront(stripFront(t[:i], appConnectors), fillers)
 		if right := t[i+1:]; hasTopHave(right) || p.createShape(right) || p.relationShape(right) {
 			p.clause(right)
+		} else if words := entityWords(p.appWords); len(left) == 0 && words != nil && len(right) > 0 && !entityListShape(right) && !startsWithEntity(right) {
+			p.fields(p.entity(words), splitList(right), false) // "Contacts app: name, phone"
 		} else if len(left) == 0 || entityWords(stripManage(left)) == nil {
 			p.entityList(right)
 		} else {
@@ -266,8 +271,8 @@ func (p *planner) entityList(t []string) {
 			continue
 		}
 		prev = nil
-		if np := npWords(stripFront(item, determiners)); len(item) == len(np)+countDet(item) && len(np) > 0 && !isPlural(np[len(np)-1]) &&
-			!commonEntities[np[len(np)-1]] && !p.known[ident(np, maxEntityIdent)] {
+		if np, words := npWords(stripFront(item, determiners)), entityWords(item); len(item) == len(np)+countDet(item) && len(np) > 0 && !isPlural(np[len(np)-1]) &&
+			words != nil && !commonEntities[words[len(words)-1]] && !p.known[ident(words, maxEntityIdent)] {
 			continue // "an app that is fast": a lone singular word names nothing
 		}
 		if h := haveIndex(item); h > 0 && top(item, "(") > h {
@@ -288,6 +293,17 @@ func (p *planner) entityList(t []string) {
 			}
 		}
 	}
+}
+
+// startsWithEntity reports whether the first item of t is a plural noun
+// phrase: "messages with a name, …".
+func startsWithEntity(t []string) bool {
+	items := splitList(t)
+	if len(items) == 0 {
+		return false
+	}
+	np := npWords(stripFront(items[0], determiners))
+	return len(np) > 0 && isPlural(np[len(np)-1]) && !pluralFieldWords[np[len(np)-1]]
 }
 
 // countDet counts the determiners an item starts with.
@@ -354,7 +370,7 @@ func entityWords(t []string) []string {
 		n := len(t)
 		t = stripFront(t, determiners)
 		t = stripFront(t, quantifiers)
-		if len(t) > 1 && containers[t[0]] && t[1] == "of" {
+		if len(t) > 1 && (containers[t[0]] || collections[t[0]]) && t[1] == "of" {
 			t = t[2:]
 		}
 		if len(t) == n {
@@ -362,6 +378,9 @@ func entityWords(t []string) []string {
 		}
 	}
 	words := npWords(t)
+	if len(words) > 1 && collections[words[len(words)-1]] {
+		words = words[:len(words)-1] // "my book collection" keeps books
+	}
 	if len(words) == 0 || len(words) > 3 {
 		return nil
 	}
@@ -527,14 +546,15 @@ func parseField(item []string) (*fieldDraft, bool) {
 	}
 	// "duration in minutes", "price in dollars", "title in english".
 	if i := slices.Index(main, "in"); i > 0 {
-		if i+1 < len(main) && timeUnits[main[i+1]] {
+		switch {
+		case i+1 < len(main) && timeUnits[main[i+1]]:
 			main = append(slices.Clone(main[:i]), main[i+1])
-		} else {
-			if i+1 < len(main) && currencies[main[i+1]] {
-				f.numeric = true
-				f.typ = kiln.FieldDecimal
-			}
+		case i+1 < len(main) && currencies[main[i+1]]:
+			f.numeric = true
+			f.typ = kiln.FieldDecimal
 			main = main[:i]
+		case i+1 < len(main) && (determiners[main[i+1]] || languages[main[i+1]]):
+			main = main[:i] // "title in english", "shelf in the library"
 		}
 	}
 	var words []string
@@ -562,6 +582,13 @@ func parseField(item []string) (*fieldDraft, bool) {
 			words = append(words, w)
 		}
 		if len(main) <= i {
+			break
+		}
+	}
+	// "can be marked done", "is archived": the state is the field.
+	for i, w := range words {
+		if (w == "marked" || w == "be" || w == "set") && i+1 < len(words) && i > 0 && (words[0] == "can" || words[0] == "is") {
+			words = words[i+1:]
 			break
 		}
 	}
@@ -596,9 +623,9 @@ func parseField(item []string) (*fieldDraft, bool) {
 			f.unique = true
 		case h == "optional":
 			f.optional = true
-		case h == "number" || h == "numeric":
+		case h == "number" || h == "numeric" || strings.Trim(h, "0123456789.") == "":
 			if f.typ == "" {
-				f.numeric = true
+				f.numeric = true // "(number)", "(1-5)"
 			}
 		default:
 			if t, ok := typeWords[h]; ok && (f.typ == "" || f.typ == kiln.FieldText && t != kiln.FieldString) {
@@ -613,6 +640,7 @@ func parseField(item []string) (*fieldDraft, bool) {
 }
 
 var (
+	languages  = set("english", "french", "german", "spanish", "italian", "dutch", "portuguese", "chinese", "japanese")
 	timeUnits  = set("minutes", "hours", "seconds", "days", "weeks", "months", "years", "cents", "kg", "km", "grams", "miles", "meters", "metres", "pounds", "lbs", "ms", "milliseconds")
 	currencies = set("dollars", "euros", "usd", "eur", "gbp", "yen", "francs", "currency", "money")
 )

@@ -194,6 +194,12 @@ func (p *planner) specFields(d *entityDraft) []kiln.Field {
 		if typ == "" && len(f.def) == 1 && defaultValue(kiln.FieldBoolean, f.def) != nil {
 			typ = kiln.FieldBoolean // "gift (default no)"
 		}
+		if i := slices.Index(f.words, "per"); typ == "" && i > 0 {
+			typ = typeFromName(ident(f.words[:i], maxFieldIdent)) // "price per night"
+			if typ == kiln.FieldString {
+				typ = ""
+			}
+		}
 		if typ == "" {
 			typ = typeFromName(name)
 			if f.numeric && typ != kiln.FieldDecimal {

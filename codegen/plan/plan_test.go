@@ -168,7 +168,7 @@ var planCases = []struct {
 		desc: "Build me a simple inventory system with products (name, sku, price, quantity in stock) and suppliers (name, email, website). Each product belongs to a supplier.",
 		name: "inventory",
 		entities: []string{
-			"product/products: name string, sku string, price decimal, quantity integer",
+			"product/products: name string, sku string, price decimal, quantity_in_stock integer",
 			"supplier/suppliers: name string, email email, website url",
 		},
 		relations: []string{"product.supplier_id -> supplier!"},
@@ -609,6 +609,139 @@ var planCases = []struct {
 			"customer/customers: name string",
 		},
 		relations: []string{"order.customer_id -> customer"},
+	},
+	{
+		desc: "A simple app to manage my book collection",
+		name: "book_manager",
+		entities: []string{
+			"book/books: title string!, author string, year integer",
+		},
+	},
+	{
+		desc: "an app where I can log my daily mood with a note",
+		name: "daily_mood_log",
+		entities: []string{
+			"daily_mood/daily_moods: note text",
+		},
+	},
+	{
+		desc: "I want to track my running: distance, time, date",
+		name: "running_tracker",
+		entities: []string{
+			"running/runnings: distance decimal, time timestamp, date date",
+		},
+	},
+	{
+		desc: "Contacts app: name, phone, email, birthday",
+		name: "contacts",
+		entities: []string{
+			"contact/contacts: name string, phone string, email email, birthday date",
+		},
+	},
+	{
+		desc: "A todo list where tasks have a title, a priority (1-5) and can be marked done",
+		name: "todo_list",
+		entities: []string{
+			"task/tasks: title string, priority integer, done boolean",
+		},
+	},
+	{
+		desc: "Inventory of tools lent to neighbours: tool name, borrower, lent on, returned",
+		name: "tools",
+		entities: []string{
+			"tool/tools: tool_name string, borrower string, lent_on timestamp, returned boolean",
+		},
+	},
+	{
+		desc: "A CRM. Companies have many contacts. Contacts have a name and email. Deals belong to companies and have an amount and a stage.",
+		name: "crm",
+		entities: []string{
+			"company/companies: name string!",
+			"contact/contacts: name string, email email",
+			"deal/deals: amount decimal, stage string",
+		},
+		relations: []string{"contact.company_id -> company", "deal.company_id -> company!"},
+	},
+	{
+		desc: "Simple guestbook: messages with a name, message and created time",
+		name: "guestbook",
+		entities: []string{
+			"message/messages: name string, message text, created_time timestamp",
+		},
+	},
+	{
+		desc: "A workout log: exercises (name, muscle group) and sets (reps, weight, exercise)",
+		name: "workout_log",
+		entities: []string{
+			"exercise/exercises: name string, muscle_group string",
+			"set/sets: reps integer, weight decimal",
+		},
+		relations: []string{"set.exercise_id -> exercise"},
+	},
+	{
+		desc: "a movie database with movies, actors and directors. Movies have a title, release year and genre. Each movie has a director.",
+		name: "movie",
+		entities: []string{
+			"movie/movies: title string, release_year integer, genre string",
+			"actor/actors: name string!",
+			"director/directors: name string!",
+		},
+		relations: []string{"movie.director_id -> director"},
+	},
+	{
+		desc: "Library management: books, members, loans",
+		name: "library_management",
+		entities: []string{
+			"book/books: title string!, author string, year integer",
+			"member/members: name string!, email email",
+			"loan/loans: loaned_at timestamp!, due_date date, returned boolean",
+		},
+	},
+	{
+		desc: "Build an api for tracking bugs. Bugs have title, description, severity, status, reported by, assigned to and fixed flag.",
+		name: "bug_tracker",
+		entities: []string{
+			"bug/bugs: title string, description text, severity string, status string, reported_by string, assigned string, fixed boolean",
+		},
+	},
+	{
+		desc: "A hotel booking system with rooms (number, type, price per night), guests (name, email, phone) and bookings (check in date, check out date). Bookings belong to rooms and guests.",
+		name: "hotel_booking",
+		entities: []string{
+			"room/rooms: number integer, kind string, price_per_night decimal",
+			"guest/guests: name string, email email, phone string",
+			"booking/bookings: check_in_date date, check_out_date date",
+		},
+		relations: []string{"booking.room_id -> room!", "booking.guest_id -> guest!"},
+	},
+	{
+		desc: "A marketplace where sellers list products and buyers place orders",
+		name: "marketplace",
+		entities: []string{
+			"seller/sellers: name string!",
+			"product/products: name string!, price decimal",
+			"buyer/buyers: name string!",
+			"order/orders: total decimal, status string",
+		},
+		relations: []string{"product.seller_id -> seller", "order.buyer_id -> buyer"},
+	},
+	{
+		desc: "Expense tracker. Each expense has an amount, a category and a date. Categories have a name and a monthly budget.",
+		name: "expense_tracker",
+		entities: []string{
+			"expense/expenses: amount decimal, date date",
+			"category/categories: name string, monthly_budget decimal",
+		},
+		relations: []string{"expense.category_id -> category"},
+	},
+	{
+		desc: "Books:\ntitle (required)\nauthor\npublished on\n\nAuthors:\nname",
+		name: "books",
+		entities: []string{
+			"book/books: title string!, published_on timestamp",
+			"author/authors: name string",
+		},
+		relations: []string{"book.author_id -> author"},
 	},
 }
 
