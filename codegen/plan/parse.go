@@ -481,6 +481,9 @@ func manyItem(item []string) []string {
 // fields adds field phrases to e; items that name a known entity become
 // relations, "many X" items make X belong to e.
 func (p *planner) fields(e *entityDraft, items [][]string, required bool) {
+	if e == nil {
+		return
+	}
 	for _, item := range items {
 		if featureOnly(item) {
 			continue
