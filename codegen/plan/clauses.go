@@ -338,6 +338,12 @@ func (p *planner) haveParts(subject, rest []string) bool {
 	}
 	var items [][]string
 	for _, item := range splitList(rest) {
+		if len(item) > 1 && haveVerbs[item[0]] {
+			item = stripFront(item[1:], afterHave) // "contain pizzas, have a name"
+			if len(item) == 0 {
+				continue
+			}
+		}
 		// "customers have orders": a bare plural that names a common
 		// entity is owned; "tasks have notes" stays a field.
 		head := item[len(item)-1]
@@ -433,6 +439,9 @@ func (p *planner) create(t []string) bool {
 	on := p.entity(entityWords(target))
 	for _, item := range splitList(objects) {
 		words, fieldToks := entityItem(item)
+		if np := npWords(stripFront(item, determiners)); len(np) > 0 && measures[np[len(np)-1]] {
+			continue // "employees log hours": hours are a field
+		}
 		made := p.entity(words)
 		if made == nil || made == maker {
 			continue

@@ -20,7 +20,8 @@ var (
 	// appNouns name the thing being built and are left out of its name.
 	appNouns = set("app", "apps", "application", "api", "apis", "service", "system", "backend",
 		"tool", "platform", "website", "site", "webapp", "program", "software", "portal",
-		"dashboard", "server", "solution", "database", "db", "interface", "frontend", "microservice")
+		"dashboard", "server", "solution", "database", "db", "interface", "frontend", "microservice",
+		"crud")
 	// keptAppNouns name the thing being built and stay in its name:
 	// "expense tracker" → expense_tracker.
 	keptAppNouns = set("tracker", "manager", "planner", "organizer", "organiser", "log", "logger",
@@ -72,6 +73,8 @@ var (
 		"but", "not", "no", "each", "every", "of", "lent", "borrowed", "owned", "used", "sold",
 		"made", "written", "given", "shared", "kept", "stored", "bought", "rented", "loaned",
 		"created", "added", "held", "taken", "sent", "received", "assigned", "placed", "booked")
+	// pronouns end a noun phrase: "books i have read".
+	pronouns = set("i", "we", "you", "they", "he", "she", "it", "me", "us", "them")
 	// nonEntities never name an entity.
 	nonEntities = set("it", "they", "them", "we", "i", "you", "he", "she", "me", "us", "one", "ones",
 		"thing", "things", "stuff", "something", "everything", "anything", "nothing", "way", "ways",
@@ -131,6 +134,9 @@ var (
 		"units", "attempts", "downloads", "followers", "visits", "miles", "cents", "grams", "kg",
 		"km", "lbs", "contents", "settings", "preferences", "costs", "fees", "sales", "earnings",
 		"savings", "expenses", "rooms", "beds", "guests", "episodes", "chapters", "players")
+	// measures are amounts, never things made: "employees log hours".
+	measures = set("hours", "minutes", "seconds", "days", "weeks", "months", "years", "points",
+		"votes", "likes", "views", "calories", "miles", "kilometers", "steps", "reps", "sets")
 	// featureWords turn on app features instead of naming entities.
 	featureWords = map[string]string{
 		"search": "search", "searchable": "search", "searching": "search", "filter": "search",

@@ -68,6 +68,12 @@ func (p *planner) clause(t []string) {
 	}
 	p.depth++
 	defer func() { p.depth-- }()
+	if len(t) > 0 && t[0] == headingMark {
+		if w := appNameWords(t[1:]); p.appWords == nil && len(w) > 0 && len(w) <= 3 && !metaEntities[w[len(w)-1]] && !metaFields[w[len(w)-1]] && w[len(w)-1] != "relations" {
+			p.appWords = w
+		}
+		return
+	}
 	t = stripFillers(t)
 	if len(t) == 0 {
 		return
@@ -182,7 +188,7 @@ func (p *planner) afterApp(t []string) {
 		for end < len(t) && !appConnectors[t[end]] && t[end] != "," {
 			end++
 		}
-		if words := entityWords(t[1:end]); words != nil && !isPlural(t[end-1]) && end < len(t) {
+		if words := entityWords(t[1:end]); words != nil && !isPlural(t[end-1]) {
 			if p.appWords == nil {
 				p.appWords = words
 			}
@@ -259,9 +265,15 @@ func stripManage(t []string) []string {
 
 // entityList reads "books (title, author) and loans".
 func (p *planner) entityList(t []string) {
-	var prev *entityDraft
+	var prev, last *entityDraft
 	for _, item := range splitList(t) {
 		if f := featureOnly(item); f {
+			continue
+		}
+		if last != nil && (item[0] == "with" || item[0] == "having" || item[0] == "including") {
+			// "books I have read, with rating and review"
+			p.fields(last, [][]string{stripFront(item[1:], afterHave)}, false)
+			prev = last
 			continue
 		}
 		// "books with title and author, and members": a singular word
@@ -286,6 +298,7 @@ func (p *planner) entityList(t []string) {
 		if e == nil {
 			continue
 		}
+		last = e
 		if len(fieldToks) > 0 {
 			p.fields(e, splitList(fieldToks), false)
 			if top(item, "(") < 0 {
@@ -354,8 +367,8 @@ func haveIndex(t []string) int {
 				depth--
 			}
 		default:
-			if depth == 0 && i > 0 && haveVerbs[w] {
-				return i
+			if depth == 0 && i > 0 && haveVerbs[w] && !(i > 1 && pronouns[t[i-1]]) {
+				return i // not "books i have read"
 			}
 		}
 	}
@@ -405,7 +418,7 @@ func entityWords(t []string) []string {
 func npWords(t []string) []string {
 	var words []string
 	for _, w := range t {
-		if w == "(" || w == ")" || w == "," || w == ":" || nounStops[w] || modals[w] || haveVerbs[w] {
+		if w == "(" || w == ")" || w == "," || w == ":" || nounStops[w] || modals[w] || haveVerbs[w] || pronouns[w] && len(words) > 0 {
 			break
 		}
 		words = append(words, w)

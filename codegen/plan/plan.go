@@ -372,6 +372,14 @@ func (p *planner) appName(s *kiln.AppSpec) string {
 // letters, digits and punctuation, at most kiln.MaxSummaryLen characters.
 func summary(description string, s *kiln.AppSpec) string {
 	text := strings.TrimSpace(description)
+	// A Markdown heading makes a poor summary when a sentence follows.
+	for strings.HasPrefix(text, "#") {
+		nl := strings.IndexByte(text, '\n')
+		if nl < 0 || strings.TrimSpace(text[nl:]) == "" || strings.HasPrefix(strings.TrimSpace(text[nl:]), "#") {
+			break
+		}
+		text = strings.TrimSpace(text[nl:])
+	}
 	var b strings.Builder
 	space := false
 	for i, r := range text {

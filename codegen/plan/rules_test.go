@@ -100,7 +100,7 @@ func TestRules_Plan_SafeNames(t *testing.T) {
 		desc string
 		want []string // names that must appear (entity or field names)
 	}{
-		{"an app with ../../etc/passwd files (../../name, /etc/shadow)", []string{"etc_passwd_file", "name", "etc_shadow"}},
+		{"an app with ../../etc/passwd files (../../name, /etc/shadow)", []string{"passwd_file", "name", "shadow"}},
 		{"selects (from, to, where, order) and funcs (type, range, default)", []string{"select_record", "origin", "destination", "place", "position", "func_record", "kind", "value_range", "default_value"}},
 		{"types have a name; maps have a title; errors have a message; strings have a value", []string{"map_record", "error_record", "string_record"}},
 		{"users (id, created at, updated_at, name)", []string{"user", "name"}},

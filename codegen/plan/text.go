@@ -5,6 +5,10 @@ import (
 	"strings"
 )
 
+// headingMark starts the clause of a Markdown heading ("# Recipe Book"):
+// a title, not a list of things.
+const headingMark = "zzheading"
+
 // line is one line of the description with its indentation and whether it
 // was a bullet ("- ", "* ", "1.", "2)").
 type line struct {
@@ -33,8 +37,12 @@ func clauses(text string) [][]string {
 			indent++
 		}
 		s := strings.TrimSpace(raw)
+		heading := strings.HasPrefix(s, "#")
 		s = strings.TrimLeft(s, "#>")
 		s = strings.TrimSpace(s)
+		if heading && s != "" {
+			s = headingMark + " " + strings.TrimRight(s, ":")
+		}
 		if s == "" {
 			header = nil
 			continue
@@ -68,13 +76,51 @@ func clauses(text string) [][]string {
 	for _, r := range roots {
 		for _, text := range flatten(r) {
 			for _, sentence := range sentences(text) {
-				if t := tokenize(sentence); len(t) > 0 {
-					out = append(out, t)
+				for _, t := range splitSentence(tokenize(sentence)) {
+					if len(t) > 0 {
+						out = append(out, t)
+					}
 				}
 			}
 		}
 	}
 	return out
+}
+
+// splitSentence splits a sentence where "and" starts a new statement:
+// "members borrow books, and each loan has a due date".
+func splitSentence(t []string) [][]string {
+	depth := 0
+	for i := 0; i+2 < len(t); i++ {
+		switch t[i] {
+		case "(":
+			depth++
+		case ")":
+			depth = max(depth-1, 0)
+		case "and", "but", "while", "whereas":
+			if depth > 0 || i == 0 {
+				continue
+			}
+			next := t[i+1]
+			if next == "each" || next == "every" || (t[i-1] == "," || t[i] != "and") && determiners[next] && statementAhead(t[i+2:]) {
+				return append([][]string{t[:i]}, splitSentence(t[i+1:])...)
+			}
+		}
+	}
+	return [][]string{t}
+}
+
+// statementAhead reports whether a verb follows within a few words.
+func statementAhead(t []string) bool {
+	for i, w := range t {
+		if i > 3 || w == "," || w == "(" {
+			return false
+		}
+		if haveVerbs[w] || w == "belongs" || w == "belong" || w == "can" || w == "is" || w == "are" {
+			return true
+		}
+	}
+	return false
 }
 
 // flatten turns a line and its bullets into clause texts.
@@ -210,7 +256,7 @@ func tokenize(s string) []string {
 		case c == ')' || c == ']' || c == '}':
 			flush()
 			toks = append(toks, ")")
-		case c == ',':
+		case c == ',' || c == '/':
 			flush()
 			toks = append(toks, ",")
 		case c == '?' && w.Len() > 0:

@@ -97,7 +97,7 @@ var hintRules = []HintRule{
 		"budget", "subtotal", "discount", "weight", "latitude", "longitude", "lat", "lng", "lon",
 		"revenue", "income", "wage", "rate", "percentage", "percent", "value", "height", "width",
 		"length", "depth", "distance", "temperature", "mileage", "spend", "spent", "paid_amount",
-		"tip", "deposit", "rent", "profit", "expense", "debt", "kg", "km", "miles", "lbs",
+		"tip", "deposit", "rent", "profit", "expense", "debt", "kg", "km", "miles", "lbs", "paid",
 	}, ""},
 	{kiln.FieldInteger, MatchPrefix, []string{"number_of_", "num_", "count_of_", "no_of_"}, ""},
 	{kiln.FieldInteger, MatchLastWord, []string{
