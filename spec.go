@@ -133,7 +133,7 @@ func ParseSpec(data []byte) (*AppSpec, error) {
 		return nil, Errorf(EInvalid, "invalid app spec: must be a single JSON value")
 	}
 	c := &specChecker{}
-	c.shape("", raw, specShape)
+	c.shape("", raw, appSpecShape)
 	if len(c.errs) > 0 {
 		msg := "invalid app spec: " + c.errs[0].Message
 		if c.errs[0].Path != "" {
@@ -174,50 +174,51 @@ func jsonProblem(err error) string {
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
-// kind is the JSON kind a spec key holds; shape describes a JSON object.
-type kind int
+// jsonKind is the JSON kind a spec key holds; jsonShape describes a JSON
+// object.
+type jsonKind int
 
 const (
-	kString kind = iota
-	kBool
-	kInt
-	kScalar // string, number, boolean or null (a field default)
-	kArray
+	jsonString jsonKind = iota
+	jsonBool
+	jsonInt
+	jsonScalar // string, number, boolean or null (a field default)
+	jsonArray
 )
 
-type shape struct {
-	keys map[string]kind
+type jsonShape struct {
+	keys map[string]jsonKind
 	// elem gives, per array or object key, the shape of the object (or of
 	// each array element).
-	elem map[string]*shape
+	elem map[string]*jsonShape
 	// elemKind gives, per array key whose elements are not objects, their kind.
-	elemKind map[string]kind
+	elemKind map[string]jsonKind
 }
 
 var (
-	fieldShape = &shape{keys: map[string]kind{
-		"name": kString, "type": kString, "required": kBool, "unique": kBool, "default": kScalar,
+	specFieldShape = &jsonShape{keys: map[string]jsonKind{
+		"name": jsonString, "type": jsonString, "required": jsonBool, "unique": jsonBool, "default": jsonScalar,
 	}}
-	entityShape = &shape{
-		keys: map[string]kind{"name": kString, "plural": kString, "fields": kArray},
-		elem: map[string]*shape{"fields": fieldShape},
+	specEntityShape = &jsonShape{
+		keys: map[string]jsonKind{"name": jsonString, "plural": jsonString, "fields": jsonArray},
+		elem: map[string]*jsonShape{"fields": specFieldShape},
 	}
-	relationShape = &shape{keys: map[string]kind{
-		"from": kString, "to": kString, "kind": kString, "field": kString, "required": kBool,
+	specRelationShape = &jsonShape{keys: map[string]jsonKind{
+		"from": jsonString, "to": jsonString, "kind": jsonString, "field": jsonString, "required": jsonBool,
 	}}
-	specShape = &shape{
-		keys: map[string]kind{
-			"kiln_spec": kInt, "name": kString, "summary": kString,
-			"entities": kArray, "relations": kArray, "features": kArray,
+	appSpecShape = &jsonShape{
+		keys: map[string]jsonKind{
+			"kiln_spec": jsonInt, "name": jsonString, "summary": jsonString,
+			"entities": jsonArray, "relations": jsonArray, "features": jsonArray,
 		},
-		elem:     map[string]*shape{"entities": entityShape, "relations": relationShape},
-		elemKind: map[string]kind{"features": kString},
+		elem:     map[string]*jsonShape{"entities": specEntityShape, "relations": specRelationShape},
+		elemKind: map[string]jsonKind{"features": jsonString},
 	}
 )
 
 // shape checks that v, decoded with UseNumber, is an object with only the
 // keys sh knows, each of the right JSON kind, recursively.
-func (c *specChecker) shape(path string, v any, sh *shape) {
+func (c *specChecker) shape(path string, v any, sh *jsonShape) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		c.add(path, "must be a JSON object")
@@ -242,12 +243,12 @@ func (c *specChecker) shape(path string, v any, sh *shape) {
 			if len(k) > 40 || strings.ContainsFunc(k, func(r rune) bool {
 				return r != '_' && !('a' <= r && r <= 'z') && !('A' <= r && r <= 'Z') && !('0' <= r && r <= '9')
 			}) {
-				kp = join(short(k)) // a hostile key stays short and printable
+				kp = join(quoteShort(k)) // a hostile key stays short and printable
 			}
 			c.add(kp, "is not a known key")
 			continue
 		}
-		if want == kArray {
+		if want == jsonArray {
 			arr, isArr := val.([]any)
 			if !isArr {
 				if val != nil || k == "entities" {
@@ -269,22 +270,22 @@ func (c *specChecker) shape(path string, v any, sh *shape) {
 	}
 }
 
-func (c *specChecker) scalar(path string, v any, want kind) {
+func (c *specChecker) scalar(path string, v any, want jsonKind) {
 	switch want {
-	case kString:
+	case jsonString:
 		if _, ok := v.(string); !ok {
 			c.add(path, "must be a string")
 		}
-	case kBool:
+	case jsonBool:
 		if _, ok := v.(bool); !ok {
 			c.add(path, "must be true or false")
 		}
-	case kInt:
+	case jsonInt:
 		n, ok := v.(json.Number)
 		if _, err := n.Int64(); !ok || err != nil {
 			c.add(path, "must be a whole number")
 		}
-	case kScalar:
+	case jsonScalar:
 		switch n := v.(type) {
 		case nil, string, bool:
 		case json.Number:

@@ -89,7 +89,7 @@ var sqlReserved = []string{
 // builtinFields are the columns every generated entity has.
 var builtinFields = []string{"id", "created_at", "updated_at"}
 
-func unionSorted(lists ...[]string) []string {
+func unionSortedWords(lists ...[]string) []string {
 	var out []string
 	for _, l := range lists {
 		out = append(out, l...)
@@ -99,9 +99,9 @@ func unionSorted(lists ...[]string) []string {
 }
 
 var (
-	reservedEntityNames = unionSorted(goKeywords, goPredeclared, generatedNames, builtinFields)
-	reservedPluralNames = unionSorted(reservedEntityNames, sqlReserved)
-	reservedFieldNames  = unionSorted(goKeywords, sqlReserved, builtinFields, []string{"error", "string"})
+	reservedEntityNames = unionSortedWords(goKeywords, goPredeclared, generatedNames, builtinFields)
+	reservedPluralNames = unionSortedWords(reservedEntityNames, sqlReserved)
+	reservedFieldNames  = unionSortedWords(goKeywords, sqlReserved, builtinFields, []string{"error", "string"})
 )
 
 // ReservedEntityNames returns, sorted, the words an entity's name may not
@@ -123,12 +123,12 @@ func isReserved(list []string, s string) bool {
 	return ok
 }
 
-// squash is the identifier without underscores: two identifiers with the
+// squashIdent is the identifier without underscores: two identifiers with the
 // same squash could become the same Go name ("due_date", "duedate").
-func squash(s string) string { return strings.ReplaceAll(s, "_", "") }
+func squashIdent(s string) string { return strings.ReplaceAll(s, "_", "") }
 
-// short quotes a user value for an error message, cut to a readable length.
-func short(s string) string {
+// quoteShort quotes a user value for an error message, cut to a readable length.
+func quoteShort(s string) string {
 	const max = 40
 	if len(s) > max {
 		cut := max
@@ -159,7 +159,7 @@ func (c *specChecker) ident(path, v string, reserved []string) bool {
 	case len(v) > MaxIdentLen:
 		c.add(path, "is longer than %d characters", MaxIdentLen)
 	case !identRE.MatchString(v):
-		c.add(path, "must be snake_case: lowercase letters and digits in words joined by single underscores, starting with a letter (got %s)", short(v))
+		c.add(path, "must be snake_case: lowercase letters and digits in words joined by single underscores, starting with a letter (got %s)", quoteShort(v))
 	case isReserved(reserved, v):
 		c.add(path, "%q is a reserved word", v)
 	default:
@@ -204,18 +204,18 @@ func (s *AppSpec) Validate() error {
 			c.add(p+".plural", "must differ from the name %q", e.Name)
 		}
 		if okName {
-			if prev, dup := squashed[squash(e.Name)]; dup {
+			if prev, dup := squashed[squashIdent(e.Name)]; dup {
 				c.add(p+".name", "%q clashes with %s", e.Name, prev)
 			} else {
-				squashed[squash(e.Name)] = p + ".name"
+				squashed[squashIdent(e.Name)] = p + ".name"
 				byName[e.Name] = i
 			}
 		}
 		if okPlural && e.Plural != e.Name {
-			if prev, dup := squashed[squash(e.Plural)]; dup {
+			if prev, dup := squashed[squashIdent(e.Plural)]; dup {
 				c.add(p+".plural", "%q clashes with %s", e.Plural, prev)
 			} else {
-				squashed[squash(e.Plural)] = p + ".plural"
+				squashed[squashIdent(e.Plural)] = p + ".plural"
 			}
 		}
 		c.fields(p, e.Fields)
@@ -249,15 +249,15 @@ func (c *specChecker) fields(p string, fields []Field) {
 	}
 	seen := map[string]string{}
 	for _, b := range builtinFields {
-		seen[squash(b)] = "the built-in column " + b
+		seen[squashIdent(b)] = "the built-in column " + b
 	}
 	for j, f := range fields {
 		fp := fmt.Sprintf("%s.fields[%d]", p, j)
 		if c.ident(fp+".name", f.Name, reservedFieldNames) {
-			if prev, dup := seen[squash(f.Name)]; dup {
+			if prev, dup := seen[squashIdent(f.Name)]; dup {
 				c.add(fp+".name", "%q clashes with %s", f.Name, prev)
 			} else {
-				seen[squash(f.Name)] = "field " + f.Name
+				seen[squashIdent(f.Name)] = "field " + f.Name
 			}
 		}
 		if !slices.Contains(FieldTypes, f.Type) {
@@ -287,10 +287,10 @@ func (c *specChecker) relations(rels []Relation, entities []Entity, byName map[s
 		p := fmt.Sprintf("relations[%d]", i)
 		from, okFrom := byName[r.From]
 		if !okFrom {
-			c.add(p+".from", "names no entity (got %s)", short(r.From))
+			c.add(p+".from", "names no entity (got %s)", quoteShort(r.From))
 		}
 		if _, ok := byName[r.To]; !ok {
-			c.add(p+".to", "names no entity (got %s)", short(r.To))
+			c.add(p+".to", "names no entity (got %s)", quoteShort(r.To))
 		} else if okFrom && r.Required {
 			required[r.From] = append(required[r.From], r.To)
 		}
@@ -300,11 +300,11 @@ func (c *specChecker) relations(rels []Relation, entities []Entity, byName map[s
 		if !c.ident(p+".field", r.Field, reservedFieldNames) || !okFrom {
 			continue
 		}
-		if j := slices.IndexFunc(entities[from].Fields, func(f Field) bool { return squash(f.Name) == squash(r.Field) }); j >= 0 {
+		if j := slices.IndexFunc(entities[from].Fields, func(f Field) bool { return squashIdent(f.Name) == squashIdent(r.Field) }); j >= 0 {
 			c.add(p+".field", "%q clashes with entities[%d].fields[%d] %q; a relation adds its own foreign key", r.Field, from, j, entities[from].Fields[j].Name)
 			continue
 		}
-		key := r.From + "." + squash(r.Field)
+		key := r.From + "." + squashIdent(r.Field)
 		if prev, dup := fkOwner[key]; dup {
 			c.add(p+".field", "%q duplicates the foreign key of relations[%d]", r.Field, prev)
 			continue
@@ -425,19 +425,19 @@ func checkDefault(t FieldType, v any) string {
 	switch t {
 	case FieldEmail:
 		if a, err := mail.ParseAddress(str); err != nil || a.Address != str || a.Name != "" {
-			return fmt.Sprintf("must be an email address like name@example.com (got %s)", short(str))
+			return fmt.Sprintf("must be an email address like name@example.com (got %s)", quoteShort(str))
 		}
 	case FieldURL:
 		if u, err := url.Parse(str); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(str, " \"<>\\^`{|}") {
-			return fmt.Sprintf("must be an http or https URL (got %s)", short(str))
+			return fmt.Sprintf("must be an http or https URL (got %s)", quoteShort(str))
 		}
 	case FieldDate:
 		if _, err := time.Parse(time.DateOnly, str); err != nil {
-			return fmt.Sprintf("must be a date like 2006-01-02 (got %s)", short(str))
+			return fmt.Sprintf("must be a date like 2006-01-02 (got %s)", quoteShort(str))
 		}
 	case FieldTimestamp:
 		if _, err := time.Parse(time.RFC3339, str); err != nil {
-			return fmt.Sprintf("must be an RFC 3339 timestamp like 2006-01-02T15:04:05Z (got %s)", short(str))
+			return fmt.Sprintf("must be an RFC 3339 timestamp like 2006-01-02T15:04:05Z (got %s)", quoteShort(str))
 		}
 	}
 	return ""
