@@ -236,6 +236,9 @@ func TestHintRules(t *testing.T) {
 			t.Errorf("rule %d has type %q", i, r.Type)
 		}
 	}
+	if got := rules[0].String(); !strings.HasPrefix(got, "string if the name ends with phone, ") {
+		t.Errorf("rules[0].String() = %q", got)
+	}
 	// Changing the copy does not change the planner.
 	rules[0].Words[0] = "title"
 	if s := MustPlan(t, "books (title)"); s.Entities[0].Fields[0].Type != kiln.FieldString {

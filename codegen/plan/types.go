@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -23,6 +24,23 @@ type HintRule struct {
 	Match string         `json:"match"` // MatchName, MatchLastWord, …
 	Words []string       `json:"words"`
 	Note  string         `json:"note,omitempty"`
+}
+
+// String describes the rule for people, as docs list it:
+// "decimal if the last word is price, amount, total, …".
+func (r HintRule) String() string {
+	how := map[string]string{
+		MatchName:     "the name is",
+		MatchLastWord: "the last word is",
+		MatchHasWord:  "a word is",
+		MatchPrefix:   "the name starts with",
+		MatchSuffix:   "the name ends with",
+	}[r.Match]
+	s := fmt.Sprintf("%s if %s %s", r.Type, how, strings.Join(r.Words, ", "))
+	if r.Note != "" {
+		s += " (" + r.Note + ")"
+	}
+	return s
 }
 
 // Matches reports whether the rule applies to a snake_case field name.
