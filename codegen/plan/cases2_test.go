@@ -381,4 +381,105 @@ var documentCases = []planCase{
 		},
 		relations: []string{"task.project_id -> project!"},
 	},
+	{
+		desc: "An e-commerce backend: products, carts, cart items, orders, customers. A cart belongs to a customer and has many cart items. Each cart item has a product and a quantity.",
+		name: "e_commerce",
+		entities: []string{
+			"product/products: name string!, price decimal",
+			"cart/carts: name string!",
+			"cart_item/cart_items: quantity integer",
+			"order/orders: total decimal, status string",
+			"customer/customers: name string!, email email",
+		},
+		relations: []string{"cart.customer_id -> customer!", "cart_item.cart_id -> cart", "cart_item.product_id -> product"},
+	},
+	{
+		desc: "A user has one profile. Profiles have a bio, avatar url and location.",
+		name: "users",
+		entities: []string{
+			"user/users: name string!, email email",
+			"profile/profiles: bio text, avatar_url url, location string",
+		},
+		relations: []string{"user.profile_id -> profile"},
+	},
+	{
+		desc: "An API for my band: songs (title, key, tempo, lyrics), gigs (venue, date, fee) and setlists. A setlist belongs to a gig.",
+		name: "band",
+		entities: []string{
+			"song/songs: title string, key string, tempo integer, lyrics text",
+			"gig/gigs: venue string, date date, fee decimal",
+			"setlist/setlists: name string!",
+		},
+		relations: []string{"setlist.gig_id -> gig!"},
+	},
+	{
+		desc: "Garden planner: beds (name, size), plants (name, sowing date, harvest date) — each plant belongs to a bed.",
+		name: "garden_planner",
+		entities: []string{
+			"bed/beds: name string, size integer",
+			"plant/plants: name string, sowing_date date, harvest_date date",
+		},
+		relations: []string{"plant.bed_id -> bed!"},
+	},
+	{
+		desc: "A support ticket system. Each ticket has a title, description, status and priority, and belongs to a customer. Customers have a name, email and company.",
+		name: "support_ticket",
+		entities: []string{
+			"ticket/tickets: title string, description text, status string, priority string",
+			"customer/customers: name string, email email, company string",
+		},
+		relations: []string{"ticket.customer_id -> customer!"},
+	},
+	{
+		desc: "A tiny app for my cats: name, breed, birthday, weight in kg, vaccinated?",
+		name: "cats",
+		entities: []string{
+			"cat/cats: name string, breed string, birthday date, weight_kg decimal, vaccinated boolean",
+		},
+	},
+	{
+		desc: "An application to manage conferences, talks and speakers where each talk belongs to a conference and a speaker.",
+		name: "conference_manager",
+		entities: []string{
+			"conference/conferences: name string!",
+			"talk/talks: name string!",
+			"speaker/speakers: name string!",
+		},
+		relations: []string{"talk.conference_id -> conference!", "talk.speaker_id -> speaker!"},
+	},
+	{
+		desc: "Todo app with lists and items. Lists have a name. Items have text, done, and due date. Each item belongs to a list.",
+		name: "todo",
+		entities: []string{
+			"list/lists: name string",
+			"item/items: text text, done boolean, due_date date",
+		},
+		relations: []string{"item.list_id -> list!"},
+	},
+	{
+		desc: "A simple app for tracking my car's fuel: date, liters, price per liter, odometer",
+		name: "car_fuels",
+		entities: []string{
+			"car_fuel/car_fuels: date date, liters decimal, price_per_liter decimal, odometer integer",
+		},
+	},
+	{
+		desc: "Create an issue tracker similar to GitHub: repositories, issues, labels and comments",
+		name: "issue_tracker",
+		entities: []string{
+			"repository/repositories: name string!",
+			"issue/issues: title string!, description text, status string",
+			"label/labels: name string!",
+			"comment/comments: body text!",
+		},
+	},
+	{
+		desc: "App for booking meeting rooms. Rooms: name, capacity, floor. Bookings: room, organizer email, start time, end time, title.",
+		name: "room_booking",
+		entities: []string{
+			"room/rooms: name string, capacity integer, floor integer",
+			"booking/bookings: organizer_email email, start_time timestamp, end_time timestamp, title string",
+		},
+		relations: []string{"booking.room_id -> room"},
+	},
 }

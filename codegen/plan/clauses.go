@@ -67,7 +67,7 @@ func (p *planner) forEach(t []string) bool {
 			break
 		}
 	}
-	parent := p.entity(entityWords(after[:end]))
+	parent := p.entity(p.nounWords(after[:end]))
 	if parent == nil {
 		return false
 	}
@@ -143,7 +143,7 @@ func (p *planner) belongsTo(t []string) bool {
 			break
 		}
 	}
-	child := p.entity(entityWords(subj))
+	child := p.entity(p.nounWords(subj))
 	if child == nil {
 		return false
 	}
@@ -164,7 +164,7 @@ func (p *planner) belongsTo(t []string) bool {
 			}
 			continue
 		}
-		if parent := p.entity(entityWords(item)); parent != nil && parent != child {
+		if parent := p.entity(p.nounWords(item)); parent != nil && parent != child {
 			p.relate(child, parent, required)
 		}
 	}
@@ -180,6 +180,11 @@ func (p *planner) colon(t []string) bool {
 		return false
 	}
 	left, right := t[:i], t[i+1:]
+	if j := top(right, ":"); j > 0 && (hasTopHave(right[j+1:]) || p.relationShape(right[j+1:])) {
+		// "beds (name), plants (name) — each plant belongs to a bed"
+		defer p.clause(right[j+1:])
+		right = right[:j]
+	}
 	left = stripBack(stripFillers(left), set("the", "following", "these", "below", "are", "is", "as", "follows"))
 	if len(left) == 0 {
 		if hasTopHave(right) || p.relationShape(right) {
@@ -264,13 +269,17 @@ func appNameWords(t []string) []string {
 // reservations".
 func pluralList(t []string) bool {
 	items := splitList(t)
+	things := 0
 	for _, item := range items {
 		np := npWords(stripFront(stripFront(item, determiners), quantifiers))
-		if len(np) == 0 || len(np) > 3 || !isPlural(np[len(np)-1]) || pluralFieldWords[np[len(np)-1]] {
+		if len(np) == 0 || len(np) > 3 || !isPlural(np[len(np)-1]) {
 			return false
 		}
+		if !pluralFieldWords[np[len(np)-1]] {
+			things++ // "notes, tags" alone are fields
+		}
 	}
-	return len(items) > 0
+	return things > 0
 }
 
 // entityListShape reports whether t lists entities: every item a plural
@@ -315,7 +324,7 @@ func (p *planner) haveParts(subject, rest []string) bool {
 		return true
 	}
 	owner := stripManage(subject)
-	e := p.entity(entityWords(owner))
+	e := p.entity(p.nounWords(owner))
 	if e == nil {
 		return false
 	}
@@ -343,6 +352,13 @@ func (p *planner) haveParts(subject, rest []string) bool {
 			if len(item) == 0 {
 				continue
 			}
+		}
+		if len(item) > 2 && (item[0] == "belongs" || item[0] == "belong") && item[1] == "to" {
+			// "each ticket has a title, and belongs to a customer"
+			if parent := p.entity(p.nounWords(item[2:])); parent != nil && parent != e {
+				p.relate(e, parent, true)
+			}
+			continue
 		}
 		// "customers have orders": a bare plural that names a common
 		// entity is owned; "tasks have notes" stays a field.

@@ -51,7 +51,9 @@ var (
 		"cataloging", "list", "listing", "handle", "handles", "handling", "maintain", "maintains",
 		"save", "saves", "monitor", "monitors", "collect", "collects", "register", "administer",
 		"plan", "planning", "schedule", "scheduling", "rent", "sell", "selling", "share", "run",
-		"browse", "add", "edit", "view", "crud", "hold", "holds", "of", "about", "on", "up")
+		"browse", "add", "edit", "view", "crud", "hold", "holds", "of", "about", "on", "up",
+		"booking", "reserving", "renting", "lending", "borrowing", "sharing", "buying", "ordering",
+		"selling", "storing", "organizing", "cataloguing", "recording", "hosting")
 	// haveVerbs introduce a list of fields (or of owned things).
 	haveVerbs = set("has", "have", "having", "with", "contains", "contain", "containing", "includes",
 		"include", "including", "holds", "hold", "needs", "need", "gets", "get", "consists",

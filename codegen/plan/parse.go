@@ -205,9 +205,16 @@ func (p *planner) afterApp(t []string) {
 	}
 	if i := top(t, ":"); i >= 0 {
 		left := stripFront(stripFront(t[:i], appConnectors), fillers)
-		if right := t[i+1:]; hasTopHave(right) || p.createShape(right) || p.relationShape(right) {
+		right := t[i+1:]
+		if j := top(right, ":"); j > 0 && (hasTopHave(right[j+1:]) || p.relationShape(right[j+1:])) {
+			defer p.clause(right[j+1:])
+			right = right[:j]
+		}
+		if entityListShape(right) {
+			p.entityList(right) // "similar to GitHub: repositories, issues"
+		} else if hasTopHave(right) || p.createShape(right) || p.relationShape(right) {
 			p.clause(right)
-		} else if words := entityWords(p.appWords); len(left) == 0 && words != nil && len(right) > 0 && !entityListShape(right) && !startsWithEntity(right) {
+		} else if words := entityWords(p.appWords); len(left) == 0 && words != nil && len(right) > 0 && !startsWithEntity(right) {
 			p.fields(p.entity(words), splitList(right), false) // "Contacts app: name, phone"
 		} else if len(left) == 0 || entityWords(stripManage(left)) == nil {
 			p.entityList(right)
@@ -234,6 +241,14 @@ func (p *planner) afterApp(t []string) {
 	}
 	if len(t) == 0 {
 		return
+	}
+	// "conferences and talks where each talk belongs to a conference"
+	for k, w := range t {
+		if k > 0 && (w == "where" || w == "whereas") && top(t[:k], "(") < 0 {
+			p.entityList(t[:k])
+			p.clause(t[k+1:])
+			return
+		}
 	}
 	// A sentence of its own: "that users can post articles to".
 	if hasTopHave(t) && top(t, "(") < 0 && top(t, ",") < 0 || p.createShape(t) {
@@ -449,9 +464,27 @@ func (p *planner) entity(words []string) *entityDraft {
 	return e
 }
 
+// nounWords is entityWords that also accepts a word the first pass found
+// as an entity even where it could be a common word: "a list" once "lists"
+// are entities.
+func (p *planner) nounWords(t []string) []string {
+	if words := entityWords(t); words != nil {
+		return words
+	}
+	np := npWords(stripFront(t, determiners))
+	if len(np) == 0 || len(np) > 3 {
+		return nil
+	}
+	words := append(slices.Clone(np[:len(np)-1]), singular(np[len(np)-1]))
+	if key, _ := entityNames(words); key != "" && p.known[key] {
+		return words
+	}
+	return nil
+}
+
 // knownEntity returns the entity an item names if the first pass found it.
 func (p *planner) knownEntity(item []string) *entityDraft {
-	words := entityWords(item)
+	words := p.nounWords(item)
 	if len(words) == 0 {
 		return nil
 	}

@@ -119,12 +119,13 @@ var appNameSuffix = map[string]string{
 	"planning": "planner", "schedule": "scheduler", "scheduling": "scheduler", "catalog": "catalog",
 	"catalogue": "catalog", "organize": "organizer", "organise": "organizer", "record": "log",
 	"collect": "collection", "list": "list", "monitor": "monitor", "save": "archive",
+	"booking": "booking", "renting": "rental", "lending": "lending",
 }
 
 // spec turns the drafts into an AppSpec.
 func (p *planner) spec(description string) *kiln.AppSpec {
 	s := &kiln.AppSpec{KilnSpec: kiln.SpecVersion}
-	drafts := p.entities
+	drafts := p.foldEntities()
 	if len(drafts) > kiln.MaxEntities {
 		drafts = drafts[:kiln.MaxEntities]
 	}
@@ -168,6 +169,26 @@ func (p *planner) spec(description string) *kiln.AppSpec {
 		}
 	}
 	return s
+}
+
+// foldEntities drops an entity named by several words that got no fields
+// and no relations when its last word is another entity: "meeting rooms"
+// and "rooms" are one thing.
+func (p *planner) foldEntities() []*entityDraft {
+	related := map[*entityDraft]bool{}
+	for _, r := range p.relations {
+		related[r.from], related[r.to] = true, true
+	}
+	var out []*entityDraft
+	for _, e := range p.entities {
+		if len(e.words) > 1 && len(e.fields) == 0 && !related[e] {
+			if k, _ := entityNames(e.words[len(e.words)-1:]); p.byKey[k] != nil && p.byKey[k] != e {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // specFields names, types and dedupes an entity's fields.

@@ -193,7 +193,11 @@ func sentences(text string) []string {
 			}
 		case ';', '!', '?':
 			if depth == 0 {
-				out = append(out, text[start:i])
+				end := i
+				if c == '?' && strings.Contains(text[start:i], ":") {
+					end = i + 1 // "cats: name, vaccinated?" asks yes or no
+				}
+				out = append(out, text[start:end])
 				start = i + 1
 			}
 		case '.':

@@ -116,6 +116,7 @@ var hintRules = []HintRule{
 		"revenue", "income", "wage", "rate", "percentage", "percent", "value", "height", "width",
 		"length", "depth", "distance", "temperature", "mileage", "spend", "spent", "paid_amount",
 		"tip", "deposit", "rent", "profit", "expense", "debt", "kg", "km", "miles", "lbs", "paid",
+		"liters", "litres", "gallons", "volume",
 	}, ""},
 	{kiln.FieldInteger, MatchPrefix, []string{"number_of_", "num_", "count_of_", "no_of_"}, ""},
 	{kiln.FieldInteger, MatchLastWord, []string{
@@ -126,7 +127,8 @@ var hintRules = []HintRule{
 		"copies", "units", "sets", "reps", "goals", "wins", "losses", "visits", "downloads",
 		"followers", "cents", "amount_cents", "grams", "episodes", "chapters", "rooms", "beds",
 		"guests", "players", "members_count", "inventory", "credits", "tickets", "items",
-		"bedrooms", "bathrooms", "feet", "sqft", "floors", "children", "kids", "size",
+		"bedrooms", "bathrooms", "feet", "sqft", "floors", "children", "kids", "size", "odometer",
+		"tempo", "bpm",
 	}, ""},
 	{kiln.FieldText, MatchLastWord, []string{
 		"description", "notes", "note", "body", "content", "bio", "biography", "summary",
