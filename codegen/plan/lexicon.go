@@ -41,7 +41,7 @@ var (
 		"including", "having", "has", "have", "holding", "covering", "around", "featuring",
 		"managing", "tracking", "storing", "listing", "handling", "so", "allowing", "lets",
 		"letting", "who", "in", "helps", "help", "and", ":", "should", "can", "will", "must", "is",
-		"needs", "where", "whose")
+		"needs", "whose")
 	// clauseConnectors after the app noun start a sentence of their own.
 	clauseConnectors = set("where", "so", "allowing", "lets", "letting", "who", "whose", "helps")
 	// manageVerbs lead to the things the app keeps: "track expenses".
@@ -103,7 +103,7 @@ var (
 		"while", "but", "for", "whether", "to", "e", "g", "eg", "ie", "like", "such")
 	// fieldDropWords are dropped from a field phrase.
 	fieldDropWords = set("a", "an", "the", "its", "their", "his", "her", "our", "my", "your", "one",
-		"some", "any", "each", "every", "also", "its", "own", "and", "plus", "optional", "optionally",
+		"some", "any", "each", "every", "also", "own", "and", "plus", "optional", "optionally",
 		"required", "mandatory", "compulsory", "unique", "distinct", "must", "be", "is", "are",
 		"should", "always", "whether", "it", "was", "has", "been", "field", "column", "attribute",
 		"property", "possibly", "maybe", "perhaps", "just", "only", "with", "of")

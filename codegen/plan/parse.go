@@ -356,8 +356,7 @@ func featureOnly(item []string) bool {
 // "books: title" into the entity's words and its field tokens.
 func entityItem(item []string) (words, fields []string) {
 	if i := top(item, "("); i >= 0 {
-		out, in := parens(item)
-		_ = out
+		_, in := parens(item)
 		return entityWords(item[:i]), in
 	}
 	if i := top(item, ":"); i > 0 {
@@ -589,9 +588,9 @@ func parseField(item []string) (*fieldDraft, bool) {
 	}
 	// "defaults to open", "default: 0", "(default false)".
 	main, f.def = cutDefault(main)
-	if hints, d := cutDefault(hints); d != nil {
-		f.def = d
-		_ = hints
+	var hintDef []string
+	if hints, hintDef = cutDefault(hints); hintDef != nil {
+		f.def = hintDef
 	}
 	// "duration in minutes", "price in dollars", "title in english".
 	if i := slices.Index(main, "in"); i > 0 {
@@ -608,6 +607,7 @@ func parseField(item []string) (*fieldDraft, bool) {
 	}
 	var words []string
 	modifier := ""
+phrase:
 	for i, w := range main {
 		switch {
 		case w == "required" || w == "mandatory" || w == "compulsory" || w == "must" && i+1 < len(main) && main[i+1] == "have":
@@ -623,15 +623,12 @@ func parseField(item []string) (*fieldDraft, bool) {
 		case (w == "numeric" || w == "number") && len(words) == 0 && i+1 < len(main):
 			f.numeric = true
 		case relativeStops[w] && len(words) > 0:
-			main = main[:i]
+			break phrase
 		case (w == "is" || w == "has" || w == "can") && len(words) == 0 && i+1 < len(main) && !fieldDropWords[main[i+1]]:
 			words = append(words, w) // "is published", "has children"
 		case fieldDropWords[w] || w == "(" || w == ")" || w == "," || w == ":":
 		default:
 			words = append(words, w)
-		}
-		if len(main) <= i {
-			break
 		}
 	}
 	// "can be marked done", "is archived": the state is the field.
@@ -718,8 +715,8 @@ func hintOnly(t []string) bool {
 // the value words.
 func cutDefault(t []string) ([]string, []string) {
 	for i, w := range t {
-		if w != "default" && w != "defaults" && w != "defaulting" || i == 0 && len(t) > 0 && t[0] != "(" && w == "default" && len(t) == 1 {
-			continue
+		if w != "default" && w != "defaults" && w != "defaulting" || len(t) == 1 {
+			continue // a field may be named "default"
 		}
 		v := stripFront(t[i+1:], set("to", "of", "is", ":", "value", "=", "a", "an", "the"))
 		var val []string
