@@ -171,6 +171,19 @@ func (c *specChecker) ident(path, v string, reserved []string) bool {
 // Validate checks the spec and returns an EInvalid *Error whose Fields name
 // every problem by path ("entities[2].fields[0].name"), at most
 // MaxSpecErrors of them, or nil. It is safe on any value, however large.
+//
+// It checks: kiln_spec is SpecVersion; name, entity names and plurals,
+// field names and foreign keys are identifiers (IdentifierPattern, at most
+// MaxIdentLen bytes) and not reserved (ReservedEntityNames,
+// ReservedPluralNames, ReservedFieldNames); the summary is one line of at
+// most MaxSummaryLen characters; 1–MaxEntities entities, each with
+// 1–MaxFields fields of a known FieldType; no two entity names or plurals,
+// and no two fields of an entity, that are equal once underscores are
+// dropped; a plural differs from its name; a default fits its field's type;
+// at most MaxRelations relations, each belongs_to between existing entities
+// with a foreign key that is not one of the entity's fields nor another
+// relation's key, and no cycle of required relations; features are known
+// (Features) and listed once.
 func (s *AppSpec) Validate() error {
 	c := &specChecker{}
 	if s.KilnSpec != SpecVersion {
