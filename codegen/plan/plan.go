@@ -1,12 +1,30 @@
 // Package plan turns a plain-language app description into a kiln.AppSpec.
 //
 // Rules is the offline planner: deterministic, no network, no model. It
-// reads the ways people describe small data apps ("a library API with
-// books (title, author, year) and loans", "customers have many orders; an
-// order belongs to a customer", "track expenses: amount, category, note,
-// spent on"), types fields from hints and names (HintRules, TypeWords) and
-// always returns a spec that passes kiln's validation, or an EInvalid error
-// that shows a phrasing that works.
+// reads the ways people describe small data apps, in any mix of sentences,
+// bullets, numbered lists, Markdown headings and plain lines under a
+// "Header:" line:
+//
+//   - an app and what it holds: "a library API with books (title, author,
+//     year) and loans", "an expense tracker", "an app for a gym: members,
+//     classes and bookings";
+//   - fields: "Books have a title, an author and a published date", "each
+//     task has a due date and a done flag", "track expenses: amount,
+//     category, note, spent on", "title (required, unique)", "price as
+//     decimal", "status (default open)", "duration in minutes";
+//   - relations: "customers have many orders", "an order belongs to a
+//     customer", "for each customer, track invoices", "each order has a
+//     customer" (when customers are an entity), "users write posts";
+//   - constraints: "name and email are required", "emails must be unique";
+//   - features: "with search", "with analytics".
+//
+// Field types come from explicit words (TypeWords) or from names
+// (HintRules). Entities named without fields get defaults that fit their
+// name (a task gets a title, done and a due date; anything else a name or
+// a title). Names become safe identifiers: ASCII, snake_case, not reserved
+// by Go, SQL or the generated code, short enough, unique. Plan always
+// returns a spec that passes kiln's validation, or an EInvalid error that
+// shows a phrasing that works.
 package plan
 
 import (
