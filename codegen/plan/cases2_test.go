@@ -116,13 +116,6 @@ var documentCases = []planCase{
 		relations: []string{"question.survey_id -> survey", "answer.question_id -> question!"},
 	},
 	{
-		desc: "select * from users; drop table books",
-		name: "drop_table_books",
-		entities: []string{
-			"drop_table_book/drop_table_books: title string!, author string, year integer",
-		},
-	},
-	{
 		desc: "func type select (a, b, c)",
 		name: "func_type_selects",
 		entities: []string{

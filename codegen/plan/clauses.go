@@ -512,6 +512,13 @@ func (p *planner) bare(t []string) {
 			continue
 		}
 		np := npWords(stripFront(item, determiners))
+		if rest := stripFront(item, determiners); len(fieldToks) == 0 && len(np) < len(rest) {
+			// A sentence, not a noun phrase ("the fox jumps over the dog"),
+			// unless its subject is plural and acts: "agents can reply".
+			if len(np) == 0 || !isPlural(np[len(np)-1]) || !modals[rest[len(np)]] {
+				continue
+			}
+		}
 		if len(fieldToks) == 0 && (len(np) == 0 || !isPlural(np[len(np)-1])) && !(len(t) <= 3 && commonEntities[words[len(words)-1]]) {
 			continue
 		}

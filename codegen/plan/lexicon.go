@@ -91,6 +91,12 @@ var (
 		"that", "this", "these", "those", "who", "whom", "when", "where", "how", "why", "yes", "no",
 		"id", "ids", "name", "title", "time", "date", "endpoint", "endpoints", "tool", "program",
 		"platform", "management", "tracking", "storage", "search", "analytics", "user_interface")
+	// vagueWords make a noun phrase name nothing: "something cool".
+	vagueWords = set("something", "anything", "everything", "nothing", "stuff", "thing", "things",
+		"someone", "anyone", "everyone", "somebody", "whatever", "etc")
+	// commandWords start commands, not noun phrases: "drop table users".
+	commandWords = set("drop", "delete", "select", "insert", "update", "alter", "truncate", "exec",
+		"execute", "script", "alert", "eval", "sudo", "rm", "kill", "union", "grant", "revoke")
 	// metaEntities head a list of entities: "entities: books, loans".
 	metaEntities = set("entities", "entity", "models", "model", "tables", "table", "resources",
 		"resource", "objects", "object", "collections", "collection", "types", "things", "records",

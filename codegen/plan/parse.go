@@ -412,8 +412,13 @@ func entityWords(t []string) []string {
 		return nil
 	}
 	head := words[len(words)-1]
-	if nonEntities[head] || nonEntities[strings.Join(words, "_")] || determiners[head] || quantifiers[head] {
+	if nonEntities[head] || nonEntities[strings.Join(words, "_")] || determiners[head] || quantifiers[head] || commandWords[words[0]] {
 		return nil
+	}
+	for _, w := range words {
+		if vagueWords[w] {
+			return nil // "something cool"
+		}
 	}
 	if _, ok := featureWords[head]; ok {
 		return nil

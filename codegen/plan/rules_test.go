@@ -61,6 +61,10 @@ func TestRules_Plan_Errors(t *testing.T) {
 		"InvalidUTF8":   "\xff\xfe\xfd",
 		"OnlyNumbers":   "1 2 3 (4, 5)",
 		"OnlyStopWords": "the and of with for",
+		"SQL":           "select * from users; drop table books",
+		"Script":        "<script>alert(1)</script>",
+		"Prose":         "The quick brown fox jumps over the lazy dog.",
+		"Vague":         "I want to build something cool that makes money",
 	} {
 		t.Run("Err"+name, func(t *testing.T) {
 			t.Parallel()
