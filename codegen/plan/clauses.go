@@ -26,7 +26,7 @@ func (p *planner) constraint(t []string) bool {
 			c.optional = true
 		}
 	}
-	subject := stripBack(t[:i], set("is", "are", "must", "should", "be", "always", "has", "have", "to", "needs", "need", "all", "both", "each", "every", "considered", "also", "not", "never"))
+	subject := stripBack(t[:i], constraintTail)
 	if len(subject) == 0 {
 		return false
 	}
@@ -75,7 +75,7 @@ func (p *planner) forEach(t []string) bool {
 	if len(body) == 0 {
 		body = after[end:]
 	}
-	body = stripFront(body, set(",", ":", "we", "i", "you", "want", "to", "there", "is", "are", "can", "be", "should", "must", "need", "needs", "will", "have", "has", "may"))
+	body = stripFront(body, forEachLead)
 	body = stripManage(body)
 	if len(body) == 0 {
 		return true
@@ -185,7 +185,7 @@ func (p *planner) colon(t []string) bool {
 		defer p.clause(right[j+1:])
 		right = right[:j]
 	}
-	left = stripBack(stripFillers(left), set("the", "following", "these", "below", "are", "is", "as", "follows"))
+	left = stripBack(stripFillers(left), colonTail)
 	if len(left) == 0 {
 		if hasTopHave(right) || p.relationShape(right) {
 			p.clause(right)
@@ -225,7 +225,7 @@ func (p *planner) colon(t []string) bool {
 		p.entityList(right)
 		return true
 	case metaFields[lastLeft]:
-		owner := stripBack(left[:len(left)-1], set("the", "following", "with", "has", "have", "of", "its", "their", "these"))
+		owner := stripBack(left[:len(left)-1], ownerTail)
 		if h := haveIndex(owner); h > 0 {
 			owner = owner[:h]
 		}
@@ -528,3 +528,14 @@ func (p *planner) bare(t []string) {
 		}
 	}
 }
+
+var (
+	// constraintTail ends the subject of a constraint: "titles must always be".
+	constraintTail = set("is", "are", "must", "should", "be", "always", "has", "have", "to", "needs", "need", "all", "both", "each", "every", "considered", "also", "not", "never")
+	// forEachLead opens the body of a for-each clause: "we want to track".
+	forEachLead = set(",", ":", "we", "i", "you", "want", "to", "there", "is", "are", "can", "be", "should", "must", "need", "needs", "will", "have", "has", "may")
+	// colonTail ends the left side of a colon: "the following are".
+	colonTail = set("the", "following", "these", "below", "are", "is", "as", "follows")
+	// ownerTail ends the owner before a fields header: "each book has the following".
+	ownerTail = set("the", "following", "with", "has", "have", "of", "its", "their", "these")
+)

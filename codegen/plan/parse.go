@@ -518,7 +518,7 @@ func (p *planner) relate(from, to *entityDraft, required bool) {
 // manyItem reads "many orders", "a list of payments": the owned entity's
 // item, or nil when item names no quantity.
 func manyItem(item []string) []string {
-	t := stripFront(item, set("a", "an", "the", "their", "its", "his", "her", "can", "have", "has"))
+	t := stripFront(item, manyLead)
 	switch {
 	case len(t) > 1 && quantifiers[t[0]]:
 		return t[1:]
@@ -723,7 +723,7 @@ func cutDefault(t []string) ([]string, []string) {
 		if w != "default" && w != "defaults" && w != "defaulting" || len(t) == 1 {
 			continue // a field may be named "default"
 		}
-		v := stripFront(t[i+1:], set("to", "of", "is", ":", "value", "=", "a", "an", "the"))
+		v := stripFront(t[i+1:], defaultLead)
 		var val []string
 		for _, x := range v {
 			if x == "," || x == ")" || x == "(" {
@@ -732,7 +732,7 @@ func cutDefault(t []string) ([]string, []string) {
 			val = append(val, x)
 		}
 		head := t[:i]
-		head = stripBack(head, set("with", "a", "by", "and", "which", "that", ","))
+		head = stripBack(head, defaultTail)
 		if len(val) == 0 {
 			return head, nil
 		}
@@ -740,3 +740,12 @@ func cutDefault(t []string) ([]string, []string) {
 	}
 	return t, nil
 }
+
+var (
+	// manyLead opens a quantity: "can have many".
+	manyLead = set("a", "an", "the", "their", "its", "his", "her", "can", "have", "has")
+	// defaultLead sits between "default" and its value: "defaults to a".
+	defaultLead = set("to", "of", "is", ":", "value", "=", "a", "an", "the")
+	// defaultTail comes before "default": "which by".
+	defaultTail = set("with", "a", "by", "and", "which", "that", ",")
+)
