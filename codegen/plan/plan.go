@@ -150,10 +150,10 @@ func (p *planner) spec(description string) *kiln.AppSpec {
 	index := map[*entityDraft]int{}
 	used := map[string]bool{}
 	for _, d := range drafts {
-		name, plur := entityNames(d.words)
+		baseName, basePlural := entityNames(d.words)
+		name, plur := baseName, basePlural
 		for n := 2; used[squash(name)] || used[squash(plur)]; n++ {
-			base, _ := entityNames(d.words)
-			name, plur = fmt.Sprintf("%s_%d", base, n), fmt.Sprintf("%s_%ds", base, n)
+			name, plur = fmt.Sprintf("%s_%d", baseName, n), fmt.Sprintf("%s_%d", basePlural, n)
 		}
 		used[squash(name)], used[squash(plur)] = true, true
 		index[d] = len(s.Entities)

@@ -116,6 +116,7 @@ func TestRules_Plan_SafeNames(t *testing.T) {
 		{"Tasks: status, status, statuses, Status", []string{"task", "status", "statuses"}},
 		{"news (headline, body) and sheep (name)", []string{"news", "sheep"}},
 		{"people (name) and persons (email)", []string{"person"}},
+		{"book loans (date) and bookloans (note)", []string{"book_loan", "book_loans", "bookloan_2", "bookloans_2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc[:min(len(tt.desc), 30)], func(t *testing.T) {
