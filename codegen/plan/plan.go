@@ -230,8 +230,17 @@ func (p *planner) specFields(d *entityDraft) []kiln.Field {
 			break
 		}
 		typ := f.typ
-		if typ == "" && len(f.def) == 1 && defaultValue(kiln.FieldBoolean, f.def) != nil {
-			typ = kiln.FieldBoolean // "gift (default no)"
+		if typ == "" && len(f.def) == 1 {
+			// The default tells the type: "gift (default no)", "priority
+			// defaulting to 3".
+			for _, t := range []kiln.FieldType{kiln.FieldBoolean, kiln.FieldInteger, kiln.FieldDecimal} {
+				if defaultValue(t, f.def) != nil && (t != kiln.FieldDecimal || typeFromName(name) != kiln.FieldInteger) {
+					if named := typeFromName(name); named == kiln.FieldString || named == t || t == kiln.FieldInteger && named == kiln.FieldDecimal {
+						typ = t
+					}
+					break
+				}
+			}
 		}
 		if i := slices.Index(f.words, "per"); typ == "" && i > 0 {
 			typ = typeFromName(ident(f.words[:i], maxFieldIdent)) // "price per night"

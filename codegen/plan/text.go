@@ -102,7 +102,7 @@ func splitSentence(t []string) [][]string {
 				continue
 			}
 			next := t[i+1]
-			if next == "each" || next == "every" || (t[i-1] == "," || t[i] != "and") && determiners[next] && statementAhead(t[i+2:]) {
+			if next == "each" || next == "every" || (t[i-1] == "," || t[i] != "and" || statementBefore(t[:i])) && determiners[next] && statementAhead(t[i+2:]) {
 				return append([][]string{t[:i]}, splitSentence(t[i+1:])...)
 			}
 		}
@@ -110,10 +110,25 @@ func splitSentence(t []string) [][]string {
 	return [][]string{t}
 }
 
+// statementBefore reports whether t already holds a verb, so that "and"
+// after it starts another statement: "the email must be unique and the
+// name is mandatory".
+func statementBefore(t []string) bool {
+	for _, w := range t {
+		if w == "(" {
+			return false
+		}
+		if w == "is" || w == "are" || w == "must" || haveVerbs[w] || w == "belongs" || w == "belong" {
+			return true
+		}
+	}
+	return false
+}
+
 // statementAhead reports whether a verb follows within a few words.
 func statementAhead(t []string) bool {
 	for i, w := range t {
-		if i > 3 || w == "," || w == "(" {
+		if i > 3 || w == "," || w == "(" || w == "and" || w == "or" {
 			return false
 		}
 		if haveVerbs[w] || w == "belongs" || w == "belong" || w == "can" || w == "is" || w == "are" {
