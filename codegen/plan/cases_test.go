@@ -398,4 +398,53 @@ var sentenceCases = []planCase{
 		},
 		relations: []string{"employee.department_id -> department!"},
 	},
+	{
+		desc: "Books have a title, an isbn and a price. Each book must have a unique isbn. Titles are required.",
+		name: "books",
+		entities: []string{
+			"book/books: title string!, isbn string! unique, price decimal",
+		},
+	},
+	{
+		desc: "Every book must have a title and an author",
+		name: "books",
+		entities: []string{
+			"book/books: title string!, author string!",
+		},
+	},
+	{
+		desc: "users: email (required, unique), name (optional), age",
+		name: "users",
+		entities: []string{
+			"user/users: email email! unique, name string, age integer",
+		},
+	},
+	{
+		desc: "Members have a name and an email; the email must be unique and the name is mandatory.",
+		name: "members",
+		entities: []string{
+			"member/members: name string!, email email unique",
+		},
+	},
+	{
+		desc: "A book's title is required. Books: title, year.",
+		name: "books",
+		entities: []string{
+			"book/books: title string!, year integer",
+		},
+	},
+	{
+		desc: "Tasks have a title and a done flag that defaults to false, a priority defaulting to 3 and a status defaulting to \"open\"",
+		name: "tasks",
+		entities: []string{
+			"task/tasks: title string, done boolean=false, priority integer=3, status string=\"open\"",
+		},
+	},
+	{
+		desc: "products (name, price default 9.99, in stock default yes, rating default 5)",
+		name: "products",
+		entities: []string{
+			"product/products: name string, price decimal=9.99, in_stock boolean=true, rating integer=5",
+		},
+	},
 }
