@@ -299,6 +299,7 @@ var documentCases = []planCase{
 			"member/members: name string, email_address email",
 			"loan/loans: borrowed_date date, due_date date",
 		},
+		relations: []string{"loan.member_id -> member!", "loan.book_id -> book!"},
 	},
 	{
 		desc: "I'd like a simple CRUD for customers & invoices. invoice: number, date, amount, paid (bool). customer: name, email, address.",

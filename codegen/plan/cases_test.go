@@ -262,7 +262,7 @@ var sentenceCases = []planCase{
 		entities: []string{
 			"event/events: name string, location string, starts_at timestamp, ends_at timestamp, max_attendees_count integer",
 			"attendee/attendees: name string, email email",
-			"registration/registrations: name string!",
+			"registration/registrations: registered_at timestamp",
 		},
 		relations: []string{"registration.event_id -> event!", "registration.attendee_id -> attendee!"},
 	},
@@ -445,6 +445,45 @@ var sentenceCases = []planCase{
 		name: "products",
 		entities: []string{
 			"product/products: name string, price decimal=9.99, in_stock boolean=true, rating integer=5",
+		},
+	},
+	{
+		desc: "Students take courses. A course has a title, code (unique) and credits.",
+		name: "courses",
+		entities: []string{
+			"course/courses: title string, code string unique, credits integer",
+			"student/students: name string!, email email",
+			"enrollment/enrollments: enrolled_on date, grade string",
+		},
+		relations: []string{"enrollment.student_id -> student!", "enrollment.course_id -> course!"},
+	},
+	{
+		desc: "Customers rent cars (make, model, daily rate)",
+		name: "cars",
+		entities: []string{
+			"car/cars: make string, model string, daily_rate decimal",
+			"customer/customers: name string!, email email",
+			"rental/rentals: rented_at timestamp!, returned_at timestamp",
+		},
+		relations: []string{"rental.customer_id -> customer!", "rental.car_id -> car!"},
+	},
+	{
+		desc: "Employees attend trainings and meetings",
+		name: "trainings",
+		entities: []string{
+			"training/trainings: name string!",
+			"meeting/meetings: title string!, starts_at timestamp",
+			"employee/employees: name string!, email email",
+			"training_attendance/training_attendances: attended_on date",
+			"meeting_attendance/meeting_attendances: attended_on date",
+		},
+		relations: []string{"training_attendance.employee_id -> employee!", "training_attendance.training_id -> training!", "meeting_attendance.employee_id -> employee!", "meeting_attendance.meeting_id -> meeting!"},
+	},
+	{
+		desc: "Users can follow users",
+		name: "users",
+		entities: []string{
+			"user/users: name string!, email email",
 		},
 	},
 }

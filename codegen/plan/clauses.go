@@ -486,6 +486,81 @@ func splitAt(t []string, sep string) [][]string {
 	}
 }
 
+// joinVerbs link two kinds of things many-to-many through a record named
+// after the act: "students enroll in courses" → enrollments.
+var joinVerbs = map[string]string{
+	"enroll": "enrollment", "enrolls": "enrollment", "attend": "attendance", "attends": "attendance",
+	"join": "membership", "joins": "membership", "borrow": "loan", "borrows": "loan",
+	"rent": "rental", "rents": "rental", "subscribe": "subscription", "subscribes": "subscription",
+	"register": "registration", "registers": "registration", "follow": "follow", "follows": "follow",
+	"like": "like", "likes": "like", "rate": "rating", "rates": "rating", "book": "booking",
+	"reserve": "reservation", "reserves": "reservation", "apply": "application",
+	"applies": "application", "vote": "vote", "bookmark": "bookmark", "bookmarks": "bookmark",
+	"favorite": "favorite", "favourite": "favorite", "buy": "purchase", "buys": "purchase",
+	"purchase": "purchase", "purchases": "purchase", "visit": "visit", "visits": "visit",
+	"take": "enrollment", "takes": "enrollment",
+}
+
+// join reads "students enroll in courses", "members can borrow books":
+// the act becomes an entity that belongs to both sides.
+func (p *planner) join(t []string) bool {
+	for i := 1; i < len(t) && i < 5; i++ {
+		act, ok := joinVerbs[t[i]]
+		if !ok {
+			continue
+		}
+		subject := t[:i]
+		for len(subject) > 0 && modals[subject[len(subject)-1]] {
+			subject = subject[:len(subject)-1]
+		}
+		np := npWords(stripFront(subject, determiners))
+		if len(np) == 0 || len(np) != len(stripFront(subject, determiners)) || !isPlural(np[len(np)-1]) {
+			return false
+		}
+		objects := stripFront(t[i+1:], set("in", "for", "to", "on", "at", "into"))
+		if len(objects) == 0 || objects[0] == "(" || haveVerbs[objects[0]] || modals[objects[0]] {
+			return false
+		}
+		var targets []*entityDraft
+		for _, item := range splitList(objects) {
+			if on := npWords(stripFront(item, determiners)); len(on) == 0 || !isPlural(on[len(on)-1]) {
+				return len(targets) > 0
+			}
+			words, fieldToks := entityItem(item)
+			target := p.entity(words)
+			if target == nil {
+				return len(targets) > 0
+			}
+			if len(fieldToks) > 0 {
+				p.fields(target, splitList(fieldToks), false)
+			}
+			targets = append(targets, target)
+		}
+		actor := p.entity(entityWords(subject))
+		if actor == nil || len(targets) == 0 {
+			return false
+		}
+		for _, target := range targets {
+			name := act
+			if len(targets) > 1 {
+				name = target.key + "_" + act
+			}
+			if target == actor {
+				continue // "users follow users" needs two keys to one table
+			}
+			link := p.entity([]string{name})
+			if link == nil || link == actor || link == target {
+				continue
+			}
+			p.relate(link, actor, true)
+			p.relate(link, target, true)
+		}
+		p.last = actor
+		return true
+	}
+	return false
+}
+
 // manage reads "track expenses and incomes", "manage books (title) and
 // members".
 func (p *planner) manage(t []string) bool {

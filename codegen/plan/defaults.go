@@ -71,6 +71,21 @@ var defaultFields = map[string][]defaultField{
 	"room": {dfName, {"capacity", kiln.FieldInteger, false}}, "vehicle": {dfName, {"plate_number", kiln.FieldString, false}},
 	"habit": {dfName, dfDone}, "goal": {dfTitle, dfDone, dfDue}, "reminder": {dfTitle, dfStarts},
 	"plant": {dfName, {"last_watered_on", kiln.FieldDate, false}}, "pet": {dfName, {"species", kiln.FieldString, false}},
+	// Records of an act between two things (see joinVerbs).
+	"enrollment":   {{"enrolled_on", kiln.FieldDate, false}, {"grade", kiln.FieldString, false}},
+	"attendance":   {{"attended_on", kiln.FieldDate, false}},
+	"membership":   {{"joined_on", kiln.FieldDate, false}, {"role", kiln.FieldString, false}},
+	"rental":       {{"rented_at", kiln.FieldTimestamp, true}, {"returned_at", kiln.FieldTimestamp, false}},
+	"subscription": {{"started_on", kiln.FieldDate, false}, {"active", kiln.FieldBoolean, false}},
+	"registration": {{"registered_at", kiln.FieldTimestamp, false}},
+	"follow":       {{"followed_at", kiln.FieldTimestamp, false}},
+	"like":         {{"liked_at", kiln.FieldTimestamp, false}},
+	"rating":       {{"stars", kiln.FieldInteger, true}, {"comment", kiln.FieldText, false}},
+	"application":  {{"applied_at", kiln.FieldTimestamp, false}, dfStatus},
+	"vote":         {{"value", kiln.FieldInteger, true}},
+	"favorite":     {{"added_at", kiln.FieldTimestamp, false}},
+	"purchase":     {{"purchased_at", kiln.FieldTimestamp, false}, dfPrice},
+	"visit":        {{"visited_on", kiln.FieldDate, false}, dfNotes},
 }
 
 // titled entities get a title rather than a name when unknown.

@@ -84,7 +84,7 @@ func (p *planner) clause(t []string) {
 		return
 	}
 	switch {
-	case p.constraint(t), p.forEach(t), p.belongsTo(t), p.colon(t), p.have(t), p.create(t), p.manage(t):
+	case p.constraint(t), p.forEach(t), p.belongsTo(t), p.colon(t), p.have(t), p.join(t), p.create(t), p.manage(t):
 		return
 	}
 	p.bare(t)
