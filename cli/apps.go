@@ -224,11 +224,7 @@ func (r *runner) appsGetCmd() *cobra.Command {
 		ops:  []string{"GET /v1/apps/{id}", "GET /v1/apps"},
 		args: []string{"APP"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
-			s, err := r.authed(cmd)
-			if err != nil {
-				return err
-			}
-			id, err := r.resolveApp(ctx, cmd, s, args[0])
+			s, id, err := r.authedApp(ctx, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -285,11 +281,7 @@ a build plans the app again; 'kiln apps rebuild' builds the current spec.`,
 			if upd.Name == nil && upd.Description == nil {
 				return usageErrorf(cmd, "nothing to change: pass --name or --description")
 			}
-			s, err := r.authed(cmd)
-			if err != nil {
-				return err
-			}
-			id, err := r.resolveApp(ctx, cmd, s, args[0])
+			s, id, err := r.authedApp(ctx, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -317,11 +309,7 @@ build cannot be deleted: cancel the build first.`,
 		ops:     []string{"DELETE /v1/apps/{id}", "GET /v1/apps"},
 		args:    []string{"APP"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
-			s, err := r.authed(cmd)
-			if err != nil {
-				return err
-			}
-			id, err := r.resolveApp(ctx, cmd, s, args[0])
+			s, id, err := r.authedApp(ctx, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -360,11 +348,7 @@ outcome.`,
 		ops:     []string{"POST /v1/apps/{id}/builds", "GET /v1/apps", "GET /v1/builds/{id}/logs", "GET /v1/builds/{id}"},
 		args:    []string{"APP"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
-			s, err := r.authed(cmd)
-			if err != nil {
-				return err
-			}
-			id, err := r.resolveApp(ctx, cmd, s, args[0])
+			s, id, err := r.authedApp(ctx, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -402,11 +386,7 @@ edit and send back with 'kiln apps spec set'.`,
 		ops:     []string{"GET /v1/apps/{id}/spec", "GET /v1/apps"},
 		args:    []string{"APP"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
-			s, err := r.authed(cmd)
-			if err != nil {
-				return err
-			}
-			id, err := r.resolveApp(ctx, cmd, s, args[0])
+			s, id, err := r.authedApp(ctx, cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -435,11 +415,7 @@ The server validates it and names every problem by path; the next build
 			if err != nil {
 				return err
 			}
-			s, err := r.authed(cmd)
-			if err != nil {
-				return err
-			}
-			id, err := r.resolveApp(ctx, cmd, s, args[0])
+			s, id, err := r.authedApp(ctx, cmd, args[0])
 			if err != nil {
 				return err
 			}

@@ -528,11 +528,7 @@ environment variable, or an Authorization: Bearer header.`,
 		ops:     []string{"DELETE /v1/tokens/{id}"},
 		args:    []string{"ID"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
-			id, err := parseID(cmd, "ID", args[0])
-			if err != nil {
-				return err
-			}
-			s, err := r.authed(cmd)
+			s, id, err := r.authedID(cmd, "ID", args[0])
 			if err != nil {
 				return err
 			}

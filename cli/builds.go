@@ -172,11 +172,7 @@ func (r *runner) buildsGetCmd() *cobra.Command {
 		ops:     []string{"GET /v1/builds/{id}"},
 		args:    []string{"BUILD"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
-			id, err := parseID(cmd, "BUILD", args[0])
-			if err != nil {
-				return err
-			}
-			s, err := r.authed(cmd)
+			s, id, err := r.authedID(cmd, "BUILD", args[0])
 			if err != nil {
 				return err
 			}
@@ -288,11 +284,7 @@ within seconds, when its worker stops the running step.`,
 		ops:     []string{"POST /v1/builds/{id}/cancel"},
 		args:    []string{"BUILD"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
-			id, err := parseID(cmd, "BUILD", args[0])
-			if err != nil {
-				return err
-			}
-			s, err := r.authed(cmd)
+			s, id, err := r.authedID(cmd, "BUILD", args[0])
 			if err != nil {
 				return err
 			}
@@ -320,11 +312,7 @@ func (r *runner) artifactsCmd() *cobra.Command {
 		ops:     []string{"GET /v1/builds/{id}/artifacts"},
 		args:    []string{"BUILD"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
-			id, err := parseID(cmd, "BUILD", args[0])
-			if err != nil {
-				return err
-			}
-			s, err := r.authed(cmd)
+			s, id, err := r.authedID(cmd, "BUILD", args[0])
 			if err != nil {
 				return err
 			}
@@ -356,11 +344,7 @@ verification leaves no file behind.`,
 		ops:  []string{"GET /v1/artifacts/{id}/content"},
 		args: []string{"ARTIFACT"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
-			id, err := parseID(cmd, "ARTIFACT", args[0])
-			if err != nil {
-				return err
-			}
-			s, err := r.authed(cmd)
+			s, id, err := r.authedID(cmd, "ARTIFACT", args[0])
 			if err != nil {
 				return err
 			}

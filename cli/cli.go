@@ -323,6 +323,33 @@ func (r *runner) authed(cmd *cobra.Command) (*session, error) {
 	return s, nil
 }
 
+// authedID parses the numeric argument named what (usage errors first),
+// then connects as authed does.
+func (r *runner) authedID(cmd *cobra.Command, what, arg string) (*session, int64, error) {
+	id, err := parseID(cmd, what, arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	s, err := r.authed(cmd)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s, id, nil
+}
+
+// authedApp connects as authed does and resolves an APP argument (id or name).
+func (r *runner) authedApp(ctx context.Context, cmd *cobra.Command, arg string) (*session, int64, error) {
+	s, err := r.authed(cmd)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := r.resolveApp(ctx, cmd, s, arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s, id, nil
+}
+
 // stdout and stderr of a command.
 func out(cmd *cobra.Command) io.Writer  { return cmd.OutOrStdout() }
 func errw(cmd *cobra.Command) io.Writer { return cmd.ErrOrStderr() }
