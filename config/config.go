@@ -213,8 +213,8 @@ type Source struct {
 // flags, and validates them.
 func Load(src Source) (Config, error) {
 	k := koanf.New(".")
-	def := Default()
-	for key, v := range flatten(reflect.ValueOf(def), "") {
+	defaults := flatten(reflect.ValueOf(Default()), "")
+	for key, v := range defaults {
 		_ = k.Set(key, v) // setting a fresh key cannot fail
 	}
 	path, explicit := src.File, src.File != ""
@@ -225,7 +225,7 @@ func Load(src Source) (Config, error) {
 		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
 			return Config{}, fmt.Errorf("read config file %s: %w", path, err)
 		}
-		if err := checkKnownKeys(k, path); err != nil {
+		if err := checkKnownKeys(k, defaults, path); err != nil {
 			return Config{}, err
 		}
 	} else if explicit {
@@ -241,7 +241,8 @@ func Load(src Source) (Config, error) {
 		if !known {
 			continue // KILN_SERVER and friends belong to the CLI client
 		}
-		if err := setString(k, key, val); err != nil {
+		_, isList := defaults[key].([]string)
+		if err := setString(k, key, val, isList); err != nil {
 			return Config{}, fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -259,8 +260,8 @@ func Load(src Source) (Config, error) {
 }
 
 // setString sets key from an environment string, splitting lists on commas.
-func setString(k *koanf.Koanf, key, val string) error {
-	if isList(key) {
+func setString(k *koanf.Koanf, key, val string, isList bool) error {
+	if isList {
 		var items []string
 		for _, s := range strings.Split(val, ",") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -272,14 +273,9 @@ func setString(k *koanf.Koanf, key, val string) error {
 	return k.Set(key, val)
 }
 
-func isList(key string) bool {
-	return reflect.TypeOf(flatten(reflect.ValueOf(Default()), "")[key]).Kind() == reflect.Slice
-}
-
 // checkKnownKeys refuses a config file with settings Kiln does not know,
 // which are nearly always typos.
-func checkKnownKeys(k *koanf.Koanf, path string) error {
-	known := flatten(reflect.ValueOf(Default()), "")
+func checkKnownKeys(k *koanf.Koanf, known map[string]any, path string) error {
 	var unknown []string
 	for _, key := range k.Keys() {
 		if _, ok := known[key]; !ok {
@@ -297,14 +293,21 @@ func checkKnownKeys(k *koanf.Koanf, path string) error {
 func EnvNames() map[string]string {
 	m := map[string]string{}
 	for key := range flatten(reflect.ValueOf(Default()), "") {
-		m["KILN_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
+		m[envName(key)] = key
 	}
 	return m
 }
 
-// flatten returns every leaf setting of a Config value by path.
-func flatten(v reflect.Value, prefix string) map[string]any {
-	out := map[string]any{}
+// leaf is one setting of a Config value.
+type leaf struct {
+	key   string
+	field reflect.StructField
+	value reflect.Value
+}
+
+// leaves returns every leaf setting of a Config value in field order.
+func leaves(v reflect.Value, prefix string) []leaf {
+	var out []leaf
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -315,14 +318,20 @@ func flatten(v reflect.Value, prefix string) map[string]any {
 		if prefix != "" {
 			key = prefix + "." + key
 		}
-		fv := v.Field(i)
-		if fv.Kind() == reflect.Struct {
-			for k2, v2 := range flatten(fv, key) {
-				out[k2] = v2
-			}
-			continue
+		if fv := v.Field(i); fv.Kind() == reflect.Struct {
+			out = append(out, leaves(fv, key)...)
+		} else {
+			out = append(out, leaf{key: key, field: f, value: fv})
 		}
-		out[key] = fv.Interface()
+	}
+	return out
+}
+
+// flatten returns every leaf setting of a Config value by path.
+func flatten(v reflect.Value, prefix string) map[string]any {
+	out := map[string]any{}
+	for _, l := range leaves(v, prefix) {
+		out[l.key] = l.value.Interface()
 	}
 	return out
 }
@@ -338,42 +347,29 @@ type Setting struct {
 // Settings lists the effective settings in path order, secrets redacted.
 func (c Config) Settings() []Setting {
 	var out []Setting
-	var walk func(v reflect.Value, prefix string)
-	walk = func(v reflect.Value, prefix string) {
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			key := f.Tag.Get("koanf")
-			if key == "" {
-				continue
+	for _, l := range leaves(reflect.ValueOf(c), "") {
+		val := fmt.Sprint(l.value.Interface())
+		if l.value.Kind() == reflect.Slice {
+			parts := make([]string, l.value.Len())
+			for j := range parts {
+				parts[j] = fmt.Sprint(l.value.Index(j).Interface())
 			}
-			if prefix != "" {
-				key = prefix + "." + key
-			}
-			fv := v.Field(i)
-			if fv.Kind() == reflect.Struct {
-				walk(fv, key)
-				continue
-			}
-			val := fmt.Sprint(fv.Interface())
-			if fv.Kind() == reflect.Slice {
-				parts := make([]string, fv.Len())
-				for j := range parts {
-					parts[j] = fmt.Sprint(fv.Index(j).Interface())
-				}
-				val = strings.Join(parts, ",")
-			}
-			if f.Tag.Get("secret") == "true" && val != "" {
-				val = "[redacted]"
-			}
-			if strings.Contains(key, "database.url") {
-				val = redactURL(val)
-			}
-			out = append(out, Setting{Key: key, Env: "KILN_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_")), Value: val, Help: f.Tag.Get("help")})
+			val = strings.Join(parts, ",")
 		}
+		if l.field.Tag.Get("secret") == "true" && val != "" {
+			val = "[redacted]"
+		}
+		if l.key == "database.url" {
+			val = redactURL(val)
+		}
+		out = append(out, Setting{Key: l.key, Env: envName(l.key), Value: val, Help: l.field.Tag.Get("help")})
 	}
-	walk(reflect.ValueOf(c), "")
 	return out
+}
+
+// envName is the environment variable of a setting path.
+func envName(key string) string {
+	return "KILN_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
 // redactURL hides a password in a URL.

@@ -5,6 +5,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -114,7 +115,7 @@ func New(cfg Config) (*Queue, error) {
 	}
 	switch cfg.Dialect {
 	case "sqlite":
-		poll := cmpOr(cfg.PollInterval, 200*time.Millisecond)
+		poll := cmp.Or(cfg.PollInterval, 200*time.Millisecond)
 		c := rcfg(poll)
 		c.PollOnly = true
 		client, err := river.NewClient(riversqlite.New(cfg.DB), c)
@@ -139,7 +140,7 @@ func New(cfg Config) (*Queue, error) {
 			return err
 		}
 		if workers != nil {
-			worker, err := river.NewClient[pgx.Tx](riverpgxv5.New(cfg.Pool), rcfg(cmpOr(cfg.PollInterval, time.Second)))
+			worker, err := river.NewClient[pgx.Tx](riverpgxv5.New(cfg.Pool), rcfg(cmp.Or(cfg.PollInterval, time.Second)))
 			if err != nil {
 				return nil, fmt.Errorf("river pgx client: %w", err)
 			}
@@ -160,13 +161,6 @@ func (q *Queue) setLifecycle(start, stop, stopCancel func(context.Context) error
 		return
 	}
 	q.start, q.stop, q.stopCancel = start, stop, stopCancel
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 // Enqueue inserts the job for a build inside tx; it has the signature of

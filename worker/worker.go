@@ -5,6 +5,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -68,22 +69,15 @@ func New(cfg Config) *Worker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	cfg.BuildTimeout = orDefault(cfg.BuildTimeout, 15*time.Minute)
-	cfg.Heartbeat = orDefault(cfg.Heartbeat, time.Second)
-	cfg.StaleAfter = orDefault(cfg.StaleAfter, 30*time.Second)
-	cfg.FlushInterval = orDefault(cfg.FlushInterval, 100*time.Millisecond)
-	cfg.RescueInterval = orDefault(cfg.RescueInterval, 10*time.Second)
+	cfg.BuildTimeout = cmp.Or(cfg.BuildTimeout, 15*time.Minute)
+	cfg.Heartbeat = cmp.Or(cfg.Heartbeat, time.Second)
+	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 30*time.Second)
+	cfg.FlushInterval = cmp.Or(cfg.FlushInterval, 100*time.Millisecond)
+	cfg.RescueInterval = cmp.Or(cfg.RescueInterval, 10*time.Second)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}
 	return &Worker{cfg: cfg, log: cfg.Logger}
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }
 
 var (

@@ -207,9 +207,10 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
+	idem := sqlstore.NewIdempotencyStore(m.DB)
 	apiCfg := api.Config{
 		Auth: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB),
-		Builds: sqlstore.NewBuildService(m.DB), Idempotency: sqlstore.NewIdempotencyStore(m.DB),
+		Builds: sqlstore.NewBuildService(m.DB), Idempotency: idem,
 		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
 	}
 	if cfg.Dev {
@@ -232,7 +233,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		pruneIdempotency(ctx, sqlstore.NewIdempotencyStore(m.DB), m.Logger)
+		pruneIdempotency(ctx, idem, m.Logger)
 	}()
 	m.Logger.Info("api listening", slog.String("url", m.URL()))
 	return nil
