@@ -36,6 +36,10 @@ func (db *DB) provider(ctx context.Context) (*goose.Provider, error) {
 	opts := []goose.ProviderOption{
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(db.log),
+		// Features land migrations in their own version ranges, so a
+		// database migrated by a newer binary may lack a lower version
+		// added later; apply it rather than refuse to start.
+		goose.WithAllowOutofOrder(true),
 	}
 	dialect := goose.DialectSQLite3
 	if db.dialect == DialectPostgres {
