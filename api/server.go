@@ -44,6 +44,10 @@ type Config struct {
 	// DevOutbox, when set (dev mode), is served at /dev/mail.
 	DevOutbox MailOutbox
 	Logger    *slog.Logger
+
+	// IngestKeys serves the ingest key API; without it those operations
+	// answer 503.
+	IngestKeys kiln.IngestKeyService
 }
 
 // Server is the HTTP API.
@@ -80,6 +84,7 @@ func New(cfg Config) *Server {
 	s.registerApps()
 	s.registerBuilds()
 	s.registerAdmin()
+	s.registerIngestKeys()
 	s.registerOps(mux)
 	s.handler = s.observe(s.authenticate(s.idem.middleware(mux)))
 	return s

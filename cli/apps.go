@@ -83,7 +83,7 @@ func (r *runner) appsCmd() *cobra.Command {
 		`An app is something you asked Kiln to build from a plain-language description.
 Commands that take APP accept its id or its name.`,
 		r.appsCreateCmd(), r.appsListCmd(), r.appsGetCmd(), r.appsUpdateCmd(), r.appsDeleteCmd(),
-		r.appsRebuildCmd(), r.specCmd(),
+		r.appsRebuildCmd(), r.specCmd(), r.keysCmd(),
 	)
 }
 

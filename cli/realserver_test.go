@@ -50,6 +50,7 @@ func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 		Idempotency: sqlstore.NewIdempotencyStore(db),
 		DevOutbox:   mailer,
 		Logger:      logger,
+		IngestKeys:  sqlstore.NewIngestKeyService(db),
 	})
 	ts.Start()
 	t.Cleanup(ts.Close)

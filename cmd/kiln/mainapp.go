@@ -213,6 +213,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 		Builds: sqlstore.NewBuildService(m.DB), Idempotency: idem,
 		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
 	}
+	m.wireAnalytics(&apiCfg)
 	if cfg.Dev {
 		apiCfg.DevOutbox = m.Mailer
 	}
