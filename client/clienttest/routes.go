@@ -45,6 +45,10 @@ var Operations = []string{
 	"GET /v1/admin/users",
 	"POST /v1/admin/grant",
 	"GET /v1/version",
+	"GET /v1/apps/{id}/ingest-keys",
+	"POST /v1/apps/{id}/ingest-keys",
+	"POST /v1/apps/{id}/ingest-keys/{key_id}/rotate",
+	"DELETE /v1/apps/{id}/ingest-keys/{key_id}",
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, u *userRec)
@@ -132,6 +136,9 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 		return s.adminUsers, false
 	case "POST /v1/admin/grant":
 		return s.adminGrant, false
+	}
+	if h, anon, ok := s.analyticsHandler(op); ok {
+		return h, anon
 	}
 	panic("clienttest: no handler for " + op)
 }

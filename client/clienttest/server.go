@@ -78,6 +78,7 @@ type Server struct {
 	artifacts map[int64]*artifactRec
 	idem      map[string][]byte
 	calls     []string
+	analytics analyticsState
 }
 
 type userRec struct {
