@@ -176,6 +176,11 @@ type BuildService interface {
 	// FindSteps returns the build's steps in order.
 	FindSteps(ctx context.Context, buildID int64) ([]*Step, error)
 
+	// FindBuildWithSteps returns a build and its steps in order, read
+	// together (one consistent view, one round trip). ENotFound when the
+	// build is not the caller's.
+	FindBuildWithSteps(ctx context.Context, id int64) (*Build, []*Step, error)
+
 	// FindLogs returns up to limit log lines with Seq > after.
 	FindLogs(ctx context.Context, buildID, after int64, limit int) ([]*LogLine, error)
 

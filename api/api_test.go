@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -227,5 +228,32 @@ func TestOps(t *testing.T) {
 		if r.header.Get("X-Request-Id") == "" {
 			t.Errorf("%s: no X-Request-Id", path)
 		}
+	}
+}
+
+// TestRevokedTokenRefusedForWrites: reads may reuse a resolved credential
+// for a moment (the auth cache), but a write after revoking a token is
+// refused at once.
+func TestRevokedTokenRefusedForWrites(t *testing.T) {
+	t.Parallel()
+	srv := MustServer(t)
+	access := MustToken(t, srv, "ada@example.com")
+	r := do(t, srv, "POST", "/v1/tokens", access, strings.NewReader(`{"name":"ci"}`))
+	var created struct {
+		Token  kiln.APIToken `json:"token"`
+		Secret string        `json:"secret"`
+	}
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &created) != nil {
+		t.Fatalf("create token: %d %s", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", "/v1/me", created.Secret, nil); r.status != http.StatusOK {
+		t.Fatalf("me with the API token: %d %s", r.status, r.body)
+	}
+	if r := do(t, srv, "DELETE", "/v1/tokens/"+strconv.FormatInt(created.Token.ID, 10), access, nil); r.status != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	r = do(t, srv, "POST", "/v1/apps", created.Secret, strings.NewReader(`{"description":"a todo app with tasks (title)"}`))
+	if r.status != http.StatusUnauthorized {
+		t.Fatalf("write with a revoked token: %d %s", r.status, r.body)
 	}
 }

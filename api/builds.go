@@ -60,11 +60,7 @@ func (s *Server) registerBuilds() {
 
 	huma.Register(s.api, op("get-build", http.MethodGet, "/v1/builds/{id}", "Get a build with its steps", "builds", true),
 		func(ctx context.Context, in *IDPath) (*buildDetailOutput, error) {
-			b, err := s.cfg.Builds.FindBuildByID(ctx, in.ID)
-			if err != nil {
-				return nil, s.err.problem(ctx, err)
-			}
-			steps, err := s.cfg.Builds.FindSteps(ctx, in.ID)
+			b, steps, err := s.cfg.Builds.FindBuildWithSteps(ctx, in.ID)
 			if err != nil {
 				return nil, s.err.problem(ctx, err)
 			}

@@ -152,7 +152,15 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeProblem(w, r, http.StatusUnauthorized, kiln.EUnauthorized, "Authorization must be \"Bearer <token>\"")
 			return
 		}
-		u, err := s.cfg.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
+		token = strings.TrimSpace(token)
+		cacheable := s.authCache.cacheable(r)
+		if cacheable {
+			if u, ok := s.authCache.get(token); ok {
+				next.ServeHTTP(w, r.WithContext(kiln.NewContextWithUser(r.Context(), u)))
+				return
+			}
+		}
+		u, err := s.cfg.Auth.Authenticate(r.Context(), token)
 		if err != nil {
 			if kiln.ErrorCode(err) == kiln.EUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="kiln", error="invalid_token"`)
@@ -162,6 +170,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.log.ErrorContext(r.Context(), "authenticate", slog.String("request_id", RequestIDFromContext(r.Context())), slog.Any("error", err))
 			writeProblem(w, r, http.StatusInternalServerError, kiln.EInternal, "internal error")
 			return
+		}
+		if cacheable {
+			s.authCache.put(token, u)
 		}
 		next.ServeHTTP(w, r.WithContext(kiln.NewContextWithUser(r.Context(), u)))
 	})

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -43,7 +44,11 @@ type Config struct {
 	Metrics *telemetry.Metrics
 	// DevOutbox, when set (dev mode), is served at /dev/mail.
 	DevOutbox MailOutbox
-	Logger    *slog.Logger
+	// AuthCacheTTL is how long GET and HEAD requests reuse the user a
+	// bearer credential resolved to (default DefaultAuthCacheTTL; negative
+	// turns the cache off). Writes always resolve afresh.
+	AuthCacheTTL time.Duration
+	Logger       *slog.Logger
 
 	// IngestKeys serves the ingest key API; without it those operations
 	// answer 503.
@@ -59,6 +64,8 @@ type Server struct {
 	handler http.Handler
 	err     errorer
 	idem    *idempotency
+	// authCache is nil when turned off.
+	authCache *authCache
 }
 
 // New builds the API and its routes.
@@ -67,7 +74,7 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	installProblemErrors()
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, err: errorer{log: cfg.Logger}}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics, err: errorer{log: cfg.Logger}, authCache: newAuthCache(cfg.AuthCacheTTL)}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("Kiln API", kiln.Version)
 	hc.Info.Description = "Kiln turns a plain-language app description into a generated, checked, packaged app. " +

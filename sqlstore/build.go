@@ -192,23 +192,65 @@ func (s *BuildService) CancelBuild(ctx context.Context, id int64) (*kiln.Build, 
 // FindSteps returns the build's steps in the order they started. ENotFound
 // when the build is not the caller's.
 func (s *BuildService) FindSteps(ctx context.Context, buildID int64) ([]*kiln.Step, error) {
-	u, err := actor(ctx)
+	_, steps, err := s.FindBuildWithSteps(ctx, buildID)
 	if err != nil {
 		return nil, err
-	}
-	c := s.db.read()
-	if _, err := s.db.findBuild(ctx, c, u, buildID, false); err != nil {
-		return nil, err
-	}
-	rows, err := c.query(ctx, "SELECT "+cols("", stepColumns...)+" FROM build_steps WHERE build_id = ? ORDER BY id", buildID)
-	if err != nil {
-		return nil, fmt.Errorf("find steps: %w", err)
-	}
-	steps, err := collect(rows, scanStep)
-	if err != nil {
-		return nil, fmt.Errorf("find steps: %w", err)
 	}
 	return steps, nil
+}
+
+// FindBuildWithSteps returns the build and its steps in order, read in
+// one query. ENotFound when the build is not the caller's.
+func (s *BuildService) FindBuildWithSteps(ctx context.Context, id int64) (*kiln.Build, []*kiln.Step, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The LEFT JOIN yields one row with a zero step id for a visible build
+	// without steps, and no row for a build the caller may not see.
+	cond, args := ownerClause(u, "b.owner_id")
+	rows, err := s.db.read().query(ctx, "SELECT "+cols("b", buildColumns...)+`,
+		COALESCE(s.id, 0), b.id, COALESCE(s.name, ''), COALESCE(s.outcome, ''), COALESCE(s.error, ''),
+		COALESCE(s.started_at, b.created_at), s.finished_at
+		FROM builds b LEFT JOIN build_steps s ON s.build_id = b.id
+		WHERE b.id = ? AND `+cond+" ORDER BY s.id", append([]any{id}, args...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("find build: %w", err)
+	}
+	defer rows.Close()
+	var b *kiln.Build
+	steps := make([]*kiln.Step, 0, 8)
+	var skip []any // the build's columns again on every row after the first
+	for rows.Next() {
+		st := new(kiln.Step)
+		stepDest := []any{&st.ID, &st.BuildID, &st.Name, &st.Outcome, &st.Error,
+			timeScan{&st.StartedAt}, nullTimeScan{&st.FinishedAt}}
+		if b == nil {
+			if b, err = scanBuild(extraScanner{r: rows, extra: stepDest}); err != nil {
+				return nil, nil, fmt.Errorf("find build: %w", err)
+			}
+		} else {
+			if skip == nil {
+				skip = make([]any, len(buildColumns))
+				for i := range skip {
+					skip[i] = new(any)
+				}
+			}
+			if err := rows.Scan(append(skip[:len(skip):len(skip)], stepDest...)...); err != nil {
+				return nil, nil, fmt.Errorf("find build steps: %w", err)
+			}
+		}
+		if st.ID != 0 {
+			steps = append(steps, st)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("find build: %w", err)
+	}
+	if b == nil {
+		return nil, nil, errBuildNotFound(id)
+	}
+	return b, steps, nil
 }
 
 // FindLogs returns up to limit log lines with Seq > after, in order. A

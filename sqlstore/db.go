@@ -54,6 +54,9 @@ type DB struct {
 	dialect string
 	writer  *sql.DB // every write and transaction
 	reader  *sql.DB // reads; the same as writer on PostgreSQL
+	// readStmts runs reads through prepared statements on SQLite; nil on
+	// PostgreSQL, where pgx caches statements itself.
+	readStmts *stmtCache
 	pool    *pgxpool.Pool
 
 	now             func() time.Time
@@ -160,12 +163,16 @@ func (db *DB) openSQLite(ctx context.Context, url string) error {
 		return fmt.Errorf("open sqlite reader: %w", err)
 	}
 	db.writer, db.reader = writer, reader
+	db.readStmts = newStmtCache(reader)
 	return nil
 }
 
 // Close closes the database's pools.
 func (db *DB) Close() error {
 	var errs []error
+	if db.readStmts != nil {
+		errs = append(errs, db.readStmts.Close())
+	}
 	if db.reader != nil && db.reader != db.writer {
 		errs = append(errs, db.reader.Close())
 	}
@@ -264,7 +271,12 @@ func (c conn) execOne(ctx context.Context, query string, args ...any) (bool, err
 }
 
 // read returns a conn on the read pool.
-func (db *DB) read() conn { return conn{db: db, q: db.reader} }
+func (db *DB) read() conn {
+	if db.readStmts != nil {
+		return conn{db: db, q: db.readStmts}
+	}
+	return conn{db: db, q: db.reader}
+}
 
 // inTx runs fn in a write transaction, committing when fn returns nil. On
 // SQLite the transaction holds the single writer connection: fn must not
