@@ -57,7 +57,7 @@ type DB struct {
 	// readStmts runs reads through prepared statements on SQLite; nil on
 	// PostgreSQL, where pgx caches statements itself.
 	readStmts *stmtCache
-	pool    *pgxpool.Pool
+	pool      *pgxpool.Pool
 
 	now             func() time.Time
 	log             *slog.Logger
