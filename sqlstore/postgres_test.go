@@ -2,64 +2,22 @@ package sqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"net/url"
-	"os"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kiln-build/kiln/sqlstore"
+	"github.com/kiln-build/kiln/sqlstore/pgtest"
 	"github.com/kiln-build/kiln/sqlstore/storetest"
 )
 
 // postgresURL returns KILN_TEST_POSTGRES_URL or skips the test.
-func postgresURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv("KILN_TEST_POSTGRES_URL")
-	if u == "" {
-		tb.Skip("KILN_TEST_POSTGRES_URL is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL tests")
-	}
-	return u
-}
+func postgresURL(tb testing.TB) string { return pgtest.URL(tb) }
 
 // mustCreateSchema creates a fresh schema, dropped when the test ends, and
 // returns the database URL with search_path set to it.
-func mustCreateSchema(tb testing.TB) (dbURL, schema string) {
-	tb.Helper()
-	ctx := context.Background()
-	base := postgresURL(tb)
-	conn, err := pgx.Connect(ctx, base)
-	require.NoError(tb, err)
-	defer conn.Close(ctx)
-
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema = "kiln_test_" + hex.EncodeToString(b)
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(tb, err)
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-
-	u, err := url.Parse(base)
-	require.NoError(tb, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), schema
-}
+func mustCreateSchema(tb testing.TB) (dbURL, schema string) { return pgtest.MustSchema(tb) }
 
 // mustOpenURL opens a database, closed when the test ends (before its
 // schema is dropped).

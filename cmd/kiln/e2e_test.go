@@ -3,13 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +16,7 @@ import (
 	kiln "github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/client"
 	"github.com/kiln-build/kiln/config"
+	"github.com/kiln-build/kiln/sqlstore/pgtest"
 	"github.com/kiln-build/kiln/worker"
 )
 
@@ -79,37 +76,8 @@ func (s *syncBuffer) String() string {
 // (dropped at cleanup), or skips when KILN_TEST_POSTGRES_URL is unset.
 func MustPostgresURL(tb testing.TB) string {
 	tb.Helper()
-	base := os.Getenv("KILN_TEST_POSTGRES_URL")
-	if base == "" {
-		tb.Skip("KILN_TEST_POSTGRES_URL is not set: skipping PostgreSQL test")
-	}
-	raw := make([]byte, 6)
-	_, _ = rand.Read(raw)
-	schema := "e2e_" + hex.EncodeToString(raw)
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	u, _ := pgtest.MustSchema(tb)
+	return u
 }
 
 // MustMain starts a Kiln process in-process and stops it at cleanup.
