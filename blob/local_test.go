@@ -1,6 +1,7 @@
 package blob_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -128,3 +129,43 @@ func TestValidKey(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
+
+func TestLocal_ChildrenDeleteAll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := MustLocal(t)
+	for _, key := range []string{"builds/1/1/a.zip", "builds/1/2/b.zip", "builds/2/1/c.zip"} {
+		if _, _, err := l.Put(ctx, key, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kids, err := l.Children(ctx, "builds")
+	if err != nil || len(kids) != 2 || kids["1"].IsZero() || kids["2"].IsZero() {
+		t.Fatalf("children = %v, %v", kids, err)
+	}
+	if err := l.DeleteAll(ctx, "builds/1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Open(ctx, "builds/1/1/a.zip", ""); kiln.ErrorCode(err) != kiln.ENotFound {
+		t.Fatalf("deleted blob opens: %v", err)
+	}
+	if rc, err := l.Open(ctx, "builds/2/1/c.zip", ""); err != nil {
+		t.Fatalf("other build's blob: %v", err)
+	} else {
+		rc.Close()
+	}
+	if err := l.DeleteAll(ctx, "builds/1"); err != nil {
+		t.Fatalf("deleting again: %v", err)
+	}
+	if kids, err := l.Children(ctx, "nothing-here"); err != nil || len(kids) != 0 {
+		t.Fatalf("missing prefix: %v %v", kids, err)
+	}
+	for _, bad := range []string{"../x", "/etc", "builds/../.."} {
+		if err := l.DeleteAll(ctx, bad); kiln.ErrorCode(err) != kiln.EInvalid {
+			t.Errorf("DeleteAll(%q) = %v, want invalid", bad, err)
+		}
+		if _, err := l.Children(ctx, bad); kiln.ErrorCode(err) != kiln.EInvalid {
+			t.Errorf("Children(%q) = %v, want invalid", bad, err)
+		}
+	}
+}

@@ -108,7 +108,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
 
-	m.Metrics = telemetry.NewMetrics(nil, log)
+	m.Metrics = telemetry.NewMetrics(m.DB.CountBuildsByStatus, log)
 	var runner queue.Runner
 	if cfg.HasRole(config.RoleWorker) {
 		pipeline := m.Pipeline
@@ -148,6 +148,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.Worker.Rescue(runCtx)
 		}()
 	}
+
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		sweepBlobs(runCtx, blobs, m.DB, log)
+	}()
 
 	if m.HasAPI() {
 		if err := m.startAPI(runCtx, blobs); err != nil {
@@ -238,6 +244,25 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	}()
 	m.Logger.Info("api listening", slog.String("url", m.URL()))
 	return nil
+}
+
+// sweepBlobs deletes the artifacts of deleted apps' builds shortly after
+// start and then hourly, until ctx ends.
+func sweepBlobs(ctx context.Context, blobs *blob.Local, db *sqlstore.DB, log *slog.Logger) {
+	cfg := worker.SweepConfig{Blobs: blobs, InUse: db.BuildBlobsInUse, Grace: time.Hour, Logger: log}
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := worker.SweepBuildBlobs(ctx, cfg); err != nil && ctx.Err() == nil {
+			log.Warn("blob sweep", slog.Any("error", err))
+		}
+		t.Reset(time.Hour)
+	}
 }
 
 // pruneIdempotency forgets idempotency records after a day.

@@ -18,15 +18,9 @@ import (
 // with SIGKILL in the middle of a build, and checks that another worker
 // takes the build over and finishes it.
 func TestKilledWorkerIsRescued(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the kiln binary; skipped with -short")
-	}
+	bin := mustKilnBinary(t)
 	ctx := context.Background()
 	dataDir := t.TempDir()
-	bin := filepath.Join(t.TempDir(), "kiln")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build kiln: %v\n%s", err, out)
-	}
 
 	api := MustMain(t, "", dataDir, []string{"api"}, nil)
 	alice := MustUser(t, api, "alice@example.com")

@@ -254,8 +254,23 @@ func testApps(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 
 		require.NoError(t, e.Work.FinishStep(ctx, step.ID, kiln.StepSucceeded, ""))
 		require.NoError(t, e.Work.FinishBuild(ctx, b.ID, "lease-1", kiln.BuildSucceeded, ""))
-		keep, _ := MustCreateApp(t, e, u, "another app")
+		keep, keepBuild := MustCreateApp(t, e, u, "another app")
+		inUse, err := e.DB.BuildBlobsInUse(ctx, b.ID)
+		require.NoError(t, err)
+		require.True(t, inUse, "a live build's blobs are in use")
+		// Build 2 reuses a blob stored under the folder of a build that is
+		// about to disappear (as a cache hit does).
+		gone, goneBuild := MustCreateApp(t, e, u, "a third app")
+		require.NoError(t, e.Work.CreateArtifact(ctx, &kiln.Artifact{BuildID: keepBuild.ID, Kind: kiln.ArtifactSourceZip, Name: "app.zip", Size: 3, SHA256: "abc",
+			Location: fmt.Sprintf("builds/%d/1/app.zip", goneBuild.ID)}))
 		require.NoError(t, e.Apps.DeleteApp(e.ctx(u), app.ID))
+		require.NoError(t, e.Apps.DeleteApp(e.ctx(u), gone.ID))
+		inUse, err = e.DB.BuildBlobsInUse(ctx, b.ID)
+		require.NoError(t, err)
+		require.False(t, inUse, "a deleted build's blobs are not in use")
+		inUse, err = e.DB.BuildBlobsInUse(ctx, goneBuild.ID)
+		require.NoError(t, err)
+		require.True(t, inUse, "a deleted build's blobs that another build reuses are in use")
 
 		_, err = e.Apps.FindAppByID(e.ctx(u), app.ID)
 		RequireCode(t, err, kiln.ENotFound)
@@ -264,7 +279,7 @@ func testApps(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.Equal(t, 1, e.count(t, "apps"))
 		require.Equal(t, 1, e.count(t, "builds"), "only the other app's build is left")
 		require.Zero(t, e.count(t, "build_steps"))
-		require.Equal(t, 0, e.count(t, "artifacts"))
+		require.Equal(t, 1, e.count(t, "artifacts"), "only the other app's artifact is left")
 		var events int
 		require.NoError(t, e.DB.Writer().QueryRowContext(ctx, "SELECT count(*) FROM build_events WHERE build_id = "+fmt.Sprint(b.ID)).Scan(&events))
 		require.Zero(t, events)

@@ -197,6 +197,10 @@ func testBuilds(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.NoError(t, err)
 		require.Equal(t, art.ID, got.ID)
 
+		counts, err := e.DB.CountBuildsByStatus(bg)
+		require.NoError(t, err)
+		require.Equal(t, map[string]int64{string(b.Status): 1}, counts, "one build, claimed")
+
 		// Another user sees none of it.
 		octx := e.ctx(other)
 		_, err = e.Builds.FindBuildByID(octx, b.ID)
