@@ -56,6 +56,7 @@ func MustServerDB(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
 	srv := httptest.NewServer(api.New(api.Config{
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
+		Usage: sqlstore.NewUsageService(db),
 		Ready: db.Ping, Metrics: telemetry.NewMetrics(nil, nil),
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), // every request is still formatted
 	}))

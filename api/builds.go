@@ -22,8 +22,9 @@ type buildListInput struct {
 }
 
 type buildDetail struct {
-	Build *kiln.Build  `json:"build"`
-	Steps []*kiln.Step `json:"steps"`
+	Build    *kiln.Build      `json:"build"`
+	Steps    []*kiln.Step     `json:"steps"`
+	LLMUsage *kiln.BuildUsage `json:"llm_usage,omitempty" doc:"Tokens the build's language-model steps used, in all and per step, with an estimated cost. Absent when the server records no usage."`
 }
 type buildDetailOutput struct{ Body buildDetail }
 
@@ -64,7 +65,11 @@ func (s *Server) registerBuilds() {
 			if err != nil {
 				return nil, s.err.problem(ctx, err)
 			}
-			return &buildDetailOutput{Body: buildDetail{Build: b, Steps: nonNil(steps)}}, nil
+			usage, err := s.buildUsage(ctx, in.ID)
+			if err != nil {
+				return nil, s.err.problem(ctx, err)
+			}
+			return &buildDetailOutput{Body: buildDetail{Build: b, Steps: nonNil(steps), LLMUsage: usage}}, nil
 		})
 
 	o := op("cancel-build", http.MethodPost, "/v1/builds/{id}/cancel", "Cancel a build", "builds", true)

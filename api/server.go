@@ -31,10 +31,12 @@ type MailOutbox interface {
 
 // Config holds what the server serves.
 type Config struct {
-	Auth        kiln.AuthService
-	Users       kiln.UserService
-	Apps        kiln.AppService
-	Builds      kiln.BuildService
+	Auth   kiln.AuthService
+	Users  kiln.UserService
+	Apps   kiln.AppService
+	Builds kiln.BuildService
+	// Usage, when set, adds language-model token usage to build details.
+	Usage       kiln.UsageService
 	Idempotency kiln.IdempotencyStore
 	Blobs       Blobs
 	// Ready reports whether the server can serve (database reachable,

@@ -176,12 +176,13 @@ func (r *runner) buildsGetCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, steps, err := s.GetBuild(ctx, id)
+			d, err := s.GetBuildDetail(ctx, id)
 			if err != nil {
 				return err
 			}
+			b, steps := d.Build, d.Steps
 			now := r.now()
-			return r.emit(cmd, map[string]any{"build": b, "steps": steps}, func(w io.Writer) {
+			return r.emit(cmd, d, func(w io.Writer) {
 				row(w, "Build:", fmt.Sprintf("%d (#%d of app %d)", b.ID, b.Number, b.AppID))
 				row(w, "Status:", r.status(cmd, b.Status))
 				if b.CancelRequested && !b.Status.Terminal() {
@@ -208,6 +209,7 @@ func (r *runner) buildsGetCmd() *cobra.Command {
 						row(w, cell(st.Name), string(st.Outcome), duration(d), truncate(cell(st.Error), 80))
 					}
 				}
+				writeUsage(w, d.LLMUsage)
 			})
 		},
 	})

@@ -78,11 +78,22 @@ type SES struct {
 	From     string `koanf:"from"`
 }
 
-// LLM settings.
+// LLM settings (see docs/LLM.md). The LLM steps run when Model is set.
 type LLM struct {
-	BaseURL string `koanf:"base_url"`
-	APIKey  string `koanf:"api_key" secret:"true"`
-	Model   string `koanf:"model"`
+	BaseURL string `koanf:"base_url" help:"OpenAI-compatible API root (default https://api.openai.com/v1)"`
+	APIKey  string `koanf:"api_key" secret:"true" help:"API key; OPENAI_API_KEY when empty"`
+	Model   string `koanf:"model" help:"model name; planner auto and the customize/repair steps use the LLM only when it is set"`
+	// Timeout bounds one request; MaxRetries counts retries after 429, 5xx
+	// and network errors.
+	Timeout         time.Duration `koanf:"timeout" help:"longest one model request may take"`
+	MaxRetries      int           `koanf:"max_retries" help:"retries after 429, 5xx and network errors"`
+	MaxOutputTokens int64         `koanf:"max_output_tokens" help:"most tokens one answer may have"`
+	// Token budgets; 0 means no limit.
+	MaxTokensPerBuild     int64    `koanf:"max_tokens_per_build" help:"most tokens one build may use (0: no limit)"`
+	MaxTokensPerUserMonth int64    `koanf:"max_tokens_per_user_month" help:"most tokens one user's builds may use per calendar month, UTC (0: no limit)"`
+	RepairAttempts        int      `koanf:"repair_attempts" help:"most repair attempts after a failed check (0: no repair)"`
+	Customize             bool     `koanf:"customize" help:"let the model adapt the rendered app to the description"`
+	Prices                []string `koanf:"prices" help:"MODEL=INPUT/OUTPUT US dollars per million tokens; MODEL may end in *"`
 }
 
 // Blob settings.
@@ -113,6 +124,7 @@ func Default() Config {
 		Roles:   []string{RoleAPI, RoleWorker},
 		Auth:    Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
 		Mail:    Mail{Sender: "log", SMTP: SMTP{Port: 587, TLS: "starttls"}},
+		LLM:     defaultLLM(),
 		Planner: "auto",
 		Sandbox: "auto",
 		Blob:    Blob{Kind: "local"},
@@ -183,9 +195,7 @@ func (c *Config) Validate() error {
 	oneOf("blob.kind", c.Blob.Kind, "local")
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "auto", "text", "json")
-	if c.Planner == "llm" && c.LLM.BaseURL == "" && c.LLM.APIKey == "" {
-		bad("planner", "llm needs llm.base_url or llm.api_key")
-	}
+	errs = append(errs, c.validateLLM()...)
 	if c.Build.Timeout < 10*time.Second {
 		bad("build.timeout", "must be at least 10s")
 	}
@@ -253,6 +263,7 @@ func Load(src Source) (Config, error) {
 	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
 		return Config{}, fmt.Errorf("decode config: %w", err)
 	}
+	c.LLM.applyOpenAIEnv(src.Environ)
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -1,0 +1,68 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/sqlstore"
+)
+
+func TestBuildUsage(t *testing.T) {
+	t.Parallel()
+	srv, db := MustServerDB(t)
+	tok := MustToken(t, srv, "u@example.com")
+	r := do(t, srv, "POST", "/v1/apps", tok, strings.NewReader(`{"description": "a todo list with tasks"}`))
+	if r.status != http.StatusCreated {
+		t.Fatalf("create app: %d %s", r.status, r.body)
+	}
+	var created struct {
+		Build *kiln.Build `json:"build"`
+	}
+	if err := json.Unmarshal(r.body, &created); err != nil || created.Build == nil {
+		t.Fatalf("create app body %s: %v", r.body, err)
+	}
+	id := created.Build.ID
+	path := "/v1/builds/" + strconv.FormatInt(id, 10)
+
+	var detail struct {
+		LLMUsage *kiln.BuildUsage `json:"llm_usage"`
+	}
+	r = do(t, srv, "GET", path, tok, nil)
+	if err := json.Unmarshal(r.body, &detail); err != nil || r.status != http.StatusOK {
+		t.Fatalf("get build: %d %s", r.status, r.body)
+	}
+	if detail.LLMUsage == nil || detail.LLMUsage.Total.Calls != 0 || detail.LLMUsage.Steps == nil {
+		t.Fatalf("a build without calls shows zero usage, got %s", r.body)
+	}
+
+	store := sqlstore.NewUsageStore(db)
+	for _, c := range []*kiln.LLMCall{
+		{BuildID: id, Step: "plan", Model: "gpt-4o", PromptTokens: 1200, CompletionTokens: 300, CostUSD: 0.006},
+		{BuildID: id, Step: "repair 1", Model: "gpt-4o", PromptTokens: 5000, CompletionTokens: 800, CostUSD: 0.0205},
+	} {
+		if err := store.RecordLLMCall(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = do(t, srv, "GET", path, tok, nil)
+	if err := json.Unmarshal(r.body, &detail); err != nil {
+		t.Fatal(err)
+	}
+	u := detail.LLMUsage
+	if u.Total.TotalTokens != 7300 || u.Total.Calls != 2 || len(u.Steps) != 2 || u.Steps[1].Step != "repair 1" || u.Steps[1].TotalTokens != 5800 {
+		t.Fatalf("usage = %s", r.body)
+	}
+	if !strings.Contains(string(r.body), `"estimated_cost_usd":0.0265`) {
+		t.Errorf("no estimated cost in %s", r.body)
+	}
+
+	other := MustToken(t, srv, "other@example.com")
+	if r := do(t, srv, "GET", path, other, nil); r.status != http.StatusNotFound {
+		t.Fatalf("another user's build: %d", r.status)
+	}
+}

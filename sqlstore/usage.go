@@ -1,0 +1,117 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	kiln "github.com/kiln-build/kiln"
+)
+
+const maxModelNameLen = 200
+
+// UsageStore implements kiln.UsageStore: the worker's record of
+// language-model calls.
+type UsageStore struct {
+	db *DB
+}
+
+var _ kiln.UsageStore = (*UsageStore)(nil)
+
+// NewUsageStore returns the worker's usage store over db.
+func NewUsageStore(db *DB) kiln.UsageStore { return &UsageStore{db: db} }
+
+// RecordLLMCall stores one call of a build; the owner is the build's owner
+// whatever c says. It sets c.ID, c.OwnerID and, when zero, c.CreatedAt.
+// EInvalid for negative token counts or a missing step or model, ENotFound
+// when the build does not exist.
+func (s *UsageStore) RecordLLMCall(ctx context.Context, c *kiln.LLMCall) error {
+	switch {
+	case c.Step == "" || len(c.Step) > maxStepNameLen:
+		return kiln.FieldErrorf("step", "must be 1 to %d bytes", maxStepNameLen)
+	case c.Model == "":
+		return kiln.FieldErrorf("model", "is required")
+	case c.PromptTokens < 0 || c.CompletionTokens < 0:
+		return kiln.FieldErrorf("tokens", "must not be negative")
+	case c.CostUSD < 0 || math.IsNaN(c.CostUSD) || math.IsInf(c.CostUSD, 0):
+		return kiln.FieldErrorf("cost_usd", "must be a non-negative number")
+	}
+	db := s.db
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = db.nowUTC()
+	}
+	c.CreatedAt = normTime(c.CreatedAt)
+	err := db.write().row(ctx, `INSERT INTO llm_calls (build_id, owner_id, step, model, prompt_tokens, completion_tokens, cost_usd, created_at)
+		SELECT id, owner_id, ?, ?, ?, ?, ?, ? FROM builds WHERE id = ?
+		RETURNING id, owner_id`,
+		cleanText(c.Step, maxStepNameLen), cleanText(c.Model, maxModelNameLen), c.PromptTokens, c.CompletionTokens,
+		c.CostUSD, db.ts(c.CreatedAt), c.BuildID).Scan(&c.ID, &c.OwnerID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errBuildNotFound(c.BuildID)
+	} else if err != nil {
+		return fmt.Errorf("record llm call: %w", err)
+	}
+	return nil
+}
+
+// SumUserTokens returns the tokens the user's builds used since t.
+func (s *UsageStore) SumUserTokens(ctx context.Context, ownerID int64, since time.Time) (int64, error) {
+	var n int64
+	err := s.db.read().row(ctx, `SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM llm_calls
+		WHERE owner_id = ? AND created_at >= ?`, ownerID, s.db.ts(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sum llm tokens: %w", err)
+	}
+	return n, nil
+}
+
+// UsageService implements kiln.UsageService.
+type UsageService struct {
+	db *DB
+}
+
+var _ kiln.UsageService = (*UsageService)(nil)
+
+// NewUsageService returns the usage service over db.
+func NewUsageService(db *DB) kiln.UsageService { return &UsageService{db: db} }
+
+// FindBuildUsage returns a build's usage per step and model, in the order
+// the steps first called the model. ENotFound when the build is not the
+// caller's.
+func (s *UsageService) FindBuildUsage(ctx context.Context, buildID int64) (*kiln.BuildUsage, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := s.db.read()
+	if _, err := s.db.findBuild(ctx, c, u, buildID, false); err != nil {
+		return nil, err
+	}
+	rows, err := c.query(ctx, `SELECT step, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd)
+		FROM llm_calls WHERE build_id = ? GROUP BY step, model ORDER BY MIN(id)`, buildID)
+	if err != nil {
+		return nil, fmt.Errorf("find build usage: %w", err)
+	}
+	defer rows.Close()
+	out := &kiln.BuildUsage{Steps: []kiln.StepUsage{}}
+	for rows.Next() {
+		var st kiln.StepUsage
+		if err := rows.Scan(&st.Step, &st.Model, &st.Calls, &st.PromptTokens, &st.CompletionTokens, &st.CostUSD); err != nil {
+			return nil, fmt.Errorf("find build usage: %w", err)
+		}
+		st.TotalTokens = st.PromptTokens + st.CompletionTokens
+		out.Steps = append(out.Steps, st)
+		out.Total.Calls += st.Calls
+		out.Total.PromptTokens += st.PromptTokens
+		out.Total.CompletionTokens += st.CompletionTokens
+		out.Total.TotalTokens += st.TotalTokens
+		out.Total.CostUSD += st.CostUSD
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find build usage: %w", err)
+	}
+	return out, nil
+}

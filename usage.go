@@ -1,0 +1,61 @@
+package kiln
+
+import (
+	"context"
+	"time"
+)
+
+// LLMCall is one call a build made to a language model, stored so token
+// budgets can be enforced and the usage shown on the build.
+type LLMCall struct {
+	ID               int64
+	BuildID          int64
+	OwnerID          int64
+	Step             string // the build step that made the call: plan, customize, repair 1 …
+	Model            string
+	PromptTokens     int64
+	CompletionTokens int64
+	CostUSD          float64 // estimated from the configured price table
+	CreatedAt        time.Time
+}
+
+// TokenUsage sums language-model calls.
+type TokenUsage struct {
+	Calls            int     `json:"calls"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	TotalTokens      int64   `json:"total_tokens"`
+	CostUSD          float64 `json:"estimated_cost_usd" doc:"Estimated from the server's price table (llm.prices); 0 when the model's price is unknown."`
+}
+
+// StepUsage is the usage of one build step with one model.
+type StepUsage struct {
+	Step             string  `json:"step"`
+	Model            string  `json:"model"`
+	Calls            int     `json:"calls"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	TotalTokens      int64   `json:"total_tokens"`
+	CostUSD          float64 `json:"estimated_cost_usd"`
+}
+
+// BuildUsage is a build's language-model usage: the total and each step's.
+type BuildUsage struct {
+	Total TokenUsage  `json:"total"`
+	Steps []StepUsage `json:"steps"`
+}
+
+// UsageService reads language-model usage for the user in ctx.
+type UsageService interface {
+	// FindBuildUsage returns a build's usage (zero when it made no calls).
+	// ENotFound when the build does not exist or is not the caller's.
+	FindBuildUsage(ctx context.Context, buildID int64) (*BuildUsage, error)
+}
+
+// UsageStore records language-model calls for the build worker.
+type UsageStore interface {
+	// RecordLLMCall stores one call.
+	RecordLLMCall(ctx context.Context, c *LLMCall) error
+	// SumUserTokens returns the tokens the user's builds used since t.
+	SumUserTokens(ctx context.Context, ownerID int64, since time.Time) (int64, error)
+}
