@@ -51,6 +51,10 @@ type Config struct {
 	Validate bool
 	// KeepWork keeps a build's work folder after it ends.
 	KeepWork bool
+	// AppDir, when set, is the folder the app is written to and checked in
+	// (kiln generate --out); it is kept. When empty, each run uses a fresh
+	// folder under WorkDir.
+	AppDir string
 	Logger   *slog.Logger
 }
 
@@ -140,9 +144,12 @@ func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec ki
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(p.cfg.WorkDir, fmt.Sprintf("build-%d-%d", b.ID, b.Attempt), "app")
-	if !p.cfg.KeepWork {
-		defer os.RemoveAll(filepath.Dir(dir))
+	dir := p.cfg.AppDir
+	if dir == "" {
+		dir = filepath.Join(p.cfg.WorkDir, fmt.Sprintf("build-%d-%d", b.ID, b.Attempt), "app")
+		if !p.cfg.KeepWork {
+			defer os.RemoveAll(filepath.Dir(dir))
+		}
 	}
 	var files render.Files
 	err = rec.Step(ctx, "render", kiln.BuildGenerating, func(ctx context.Context) error {
@@ -150,8 +157,10 @@ func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec ki
 		if files, err = render.Render(set, spec); err != nil {
 			return err
 		}
-		if err := os.RemoveAll(filepath.Dir(dir)); err != nil {
-			return fmt.Errorf("clean work dir: %w", err)
+		if p.cfg.AppDir == "" {
+			if err := os.RemoveAll(filepath.Dir(dir)); err != nil {
+				return fmt.Errorf("clean work dir: %w", err)
+			}
 		}
 		if err := render.WriteDir(files, dir); err != nil {
 			return fmt.Errorf("write app: %w", err)

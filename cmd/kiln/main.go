@@ -47,11 +47,14 @@ Run the server (API, build worker and portal in one process, SQLite in ./kiln-da
 
 Then, from another terminal:
   kiln signup --email you@example.com      # signs you in too
-  kiln apps create "a library API with books (title, author, year) and loans" --wait`,
+  kiln apps create "a library API with books (title, author, year) and loans" --wait
+
+Or generate an app on this machine, with no server:
+  kiln generate "a library API with books (title, author, year) and loans" --out library`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	local := []*cobra.Command{newServeCmd(), newWorkerCmd(), newMigrateCmd(), newConfigCmd()}
+	local := []*cobra.Command{newServeCmd(), newWorkerCmd(), newMigrateCmd(), newConfigCmd(), newGenerateCmd()}
 	for _, c := range local {
 		markLocal(c)
 	}
