@@ -55,7 +55,7 @@ type Config struct {
 	// (kiln generate --out); it is kept. When empty, each run uses a fresh
 	// folder under WorkDir.
 	AppDir string
-	Logger   *slog.Logger
+	Logger *slog.Logger
 }
 
 // Packager turns a checked app folder into artifacts.
