@@ -79,7 +79,8 @@ type Pipeline struct {
 	cfg Config
 }
 
-// New returns a Pipeline; it checks that the template set exists.
+// New returns a Pipeline; it checks that the template set exists and, when
+// it comes from a folder, that its templates parse and render.
 func New(cfg Config) (*Pipeline, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -91,23 +92,22 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, errors.New("codegen: no planner")
 	}
 	p := &Pipeline{cfg: cfg}
-	if _, err := p.templateSet(); err != nil {
+	set, err := p.templateSet()
+	if err != nil {
 		return nil, err
+	}
+	if set.Source != "embedded" {
+		// A set from a folder fails here, naming the bad file and line,
+		// rather than in every build.
+		if err := render.Check(set); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
 
 func (p *Pipeline) templateSet() (*templates.Set, error) {
-	if dir := p.cfg.TemplatesDir; dir != "" {
-		// Either a set folder itself or a folder of sets by name.
-		if _, err := os.Stat(filepath.Join(dir, templates.Manifest)); err == nil {
-			return templates.Load(dir)
-		}
-		if _, err := os.Stat(filepath.Join(dir, p.cfg.TemplateSet, templates.Manifest)); err == nil {
-			return templates.Load(filepath.Join(dir, p.cfg.TemplateSet))
-		}
-	}
-	return templates.Open(p.cfg.TemplateSet)
+	return templates.Resolve(p.cfg.TemplatesDir, p.cfg.TemplateSet)
 }
 
 // Run plans (unless the build carries a spec), renders, validates and

@@ -14,6 +14,7 @@
 package templates
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -56,6 +57,9 @@ type SetInfo struct {
 	Name        string `json:"name"`
 	Version     string `json:"version"`
 	Description string `json:"description"`
+	// Extends names the embedded set an overlay set builds on; "" for a
+	// complete set.
+	Extends string `json:"extends,omitempty"`
 	// Source is "embedded" or the folder the set was loaded from; it is not
 	// part of the manifest.
 	Source string `json:"-"`
@@ -65,6 +69,8 @@ type SetInfo struct {
 type Set struct {
 	SetInfo
 	fsys fs.FS // rooted at the set folder
+	// fromBase holds the files of an overlay set that come from its base.
+	fromBase map[string]bool
 }
 
 var setNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,47}$`)
@@ -82,7 +88,11 @@ func Embedded(name string) (*Set, error) {
 	if _, err := fs.Stat(sub, Manifest); errors.Is(err, fs.ErrNotExist) {
 		return nil, kiln.Errorf(kiln.ENotFound, "no embedded template set %q", name)
 	}
-	return newSet(sub, "embedded")
+	info, err := readManifest(sub, "embedded")
+	if err != nil {
+		return nil, err
+	}
+	return newSet(info, sub, "embedded")
 }
 
 // Open returns the embedded set called name, or the default set when name
@@ -95,8 +105,11 @@ func Open(name string) (*Set, error) {
 }
 
 // Load reads a template set from a folder, for example one written by
-// `kiln templates export` and then edited. It returns an EInvalid
-// *kiln.Error when the folder is not a valid set.
+// `kiln templates export` and then edited. A set whose set.json names an
+// embedded set in "extends" is an overlay: its files replace the base
+// set's files of the same path and add to them, and everything else comes
+// from the base. Load returns an EInvalid *kiln.Error when the folder is
+// not a valid set.
 func Load(dir string) (*Set, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -104,13 +117,10 @@ func Load(dir string) (*Set, error) {
 	} else if !st.IsDir() {
 		return nil, kiln.Errorf(kiln.EInvalid, "template folder %s is not a folder", dir)
 	}
-	s, err := newSet(os.DirFS(dir), dir)
-	if err != nil {
-		return nil, err
-	}
+	fsys := os.DirFS(dir)
 	// Check the folder now so that a broken set fails here, not mid-render.
 	n := 0
-	err = fs.WalkDir(s.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -119,6 +129,9 @@ func Load(dir string) (*Set, error) {
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
 			return kiln.Errorf(kiln.EInvalid, "template folder %s: %s is a symbolic link", dir, p)
+		}
+		if !d.IsDir() && !d.Type().IsRegular() {
+			return kiln.Errorf(kiln.EInvalid, "template folder %s: %s is not a regular file", dir, p)
 		}
 		if d.Type().IsRegular() {
 			info, err := d.Info()
@@ -134,26 +147,40 @@ func Load(dir string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load template set: %w", err)
 	}
-	return s, nil
+	info, err := readManifest(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	if info.Extends != "" {
+		return loadOverlay(info, fsys, dir)
+	}
+	return newSet(info, fsys, dir)
 }
 
-func newSet(fsys fs.FS, source string) (*Set, error) {
+// readManifest reads and checks a set's set.json.
+func readManifest(fsys fs.FS, source string) (SetInfo, error) {
 	b, err := fs.ReadFile(fsys, Manifest)
 	if err != nil {
-		return nil, kiln.Errorf(kiln.EInvalid, "template set in %s has no readable %s", source, Manifest)
+		return SetInfo{}, kiln.Errorf(kiln.EInvalid, "template set in %s has no readable %s", source, Manifest)
 	}
 	var info SetInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return nil, kiln.Errorf(kiln.EInvalid, "template set in %s: %s: %v", source, Manifest, err)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&info); err != nil {
+		return SetInfo{}, kiln.Errorf(kiln.EInvalid, "template set in %s: %s: %v", source, Manifest, err)
 	}
 	if !setNameRE.MatchString(info.Name) {
-		return nil, kiln.Errorf(kiln.EInvalid, "template set in %s: name %q must be lowercase letters, digits and dashes", source, info.Name)
+		return SetInfo{}, kiln.Errorf(kiln.EInvalid, "template set in %s: %s: name %q must be lowercase letters, digits and dashes", source, Manifest, info.Name)
 	}
 	if info.Version == "" {
-		return nil, kiln.Errorf(kiln.EInvalid, "template set %s: version is required", info.Name)
+		return SetInfo{}, kiln.Errorf(kiln.EInvalid, "template set %s in %s: %s: version is required", info.Name, source, Manifest)
 	}
+	return info, nil
+}
+
+func newSet(info SetInfo, fsys fs.FS, source string) (*Set, error) {
 	if st, err := fs.Stat(fsys, AppDir); err != nil || !st.IsDir() {
-		return nil, kiln.Errorf(kiln.EInvalid, "template set %s has no %s/ folder", info.Name, AppDir)
+		return nil, kiln.Errorf(kiln.EInvalid, "template set %s in %s has no %s/ folder", info.Name, source, AppDir)
 	}
 	info.Source = source
 	return &Set{SetInfo: info, fsys: fsys}, nil

@@ -89,10 +89,11 @@ func Render(set *templates.Set, spec *kiln.AppSpec) (Files, error) {
 		dst, isTmpl := strings.CutSuffix(src, ".tmpl")
 		dst = strings.ReplaceAll(dst, NamePlaceholder, spec.Name)
 		var tmpl *template.Template
+		where := set.Where(path.Join(templates.AppDir, src))
 		if isTmpl {
-			tmpl, err = template.New(src).Funcs(Funcs()).Option("missingkey=error").Parse(string(raw))
+			tmpl, err = parseAppTemplate(where, raw)
 			if err != nil {
-				return nil, fmt.Errorf("render: parse template %s: %w", src, err)
+				return nil, err
 			}
 		}
 		targets := []*Entity{nil}
@@ -110,7 +111,7 @@ func Render(set *templates.Set, spec *kiln.AppSpec) (Files, error) {
 				d.Entity = e
 				var b bytes.Buffer
 				if err := tmpl.Execute(&limitWriter{w: &b, n: maxOutputFile}, &d); err != nil {
-					return nil, fmt.Errorf("render: execute %s for %s: %w", src, name, err)
+					return nil, fmt.Errorf("render: execute template for %s: %w", name, templateError(err))
 				}
 				content = b.Bytes()
 				if len(bytes.TrimSpace(content)) == 0 {
@@ -120,15 +121,15 @@ func Render(set *templates.Set, spec *kiln.AppSpec) (Files, error) {
 			if strings.HasSuffix(name, ".go") {
 				formatted, err := format.Source(content)
 				if err != nil {
-					return nil, fmt.Errorf("render: template %s produced invalid Go in %s: %w", src, name, err)
+					return nil, fmt.Errorf("render: template %s produced invalid Go in %s: %w", where, name, err)
 				}
 				content = formatted
 			}
 			if _, dup := out[name]; dup {
-				return nil, fmt.Errorf("render: template %s produces %s twice", src, name)
+				return nil, fmt.Errorf("render: template %s produces %s twice", where, name)
 			}
 			if err := checkPath(name); err != nil {
-				return nil, fmt.Errorf("render: template %s: %w", src, err)
+				return nil, fmt.Errorf("render: template %s: %w", where, err)
 			}
 			if total += len(content); total > maxOutputTotal {
 				return nil, fmt.Errorf("render: output larger than %d bytes", maxOutputTotal)
