@@ -234,6 +234,7 @@ var documentCases = []planCase{
 			"member/members: name string!, email email",
 			"loan/loans: loaned_at timestamp!, due_date date, returned boolean",
 		},
+		relations: []string{"loan.book_id -> book", "loan.member_id -> member"},
 	},
 	{
 		desc: "Build an api for tracking bugs. Bugs have title, description, severity, status, reported by, assigned to and fixed flag.",
@@ -308,6 +309,7 @@ var documentCases = []planCase{
 			"customer/customers: name string, email email, address text",
 			"invoice/invoices: number integer, date date, amount decimal, paid boolean",
 		},
+		relations: []string{"invoice.customer_id -> customer"},
 	},
 	{
 		desc: "Create an API for a pizza shop. Pizzas have name, size, price. Orders contain pizzas, have a customer name, phone, address, status, and ordered at.",
@@ -326,6 +328,7 @@ var documentCases = []planCase{
 			"pet/pets: name string, species string, breed string, birth_date date",
 			"appointment/appointments: date date, reason string, notes text",
 		},
+		relations: []string{"appointment.owner_id -> owner", "appointment.pet_id -> pet"},
 	},
 	{
 		desc: "A simple blog. Posts have a title, slug (unique), body and published flag. Comments belong to posts and have an author name and text.",

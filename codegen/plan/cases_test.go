@@ -22,6 +22,7 @@ var sentenceCases = []planCase{
 			"book/books: title string, author string, year integer",
 			"loan/loans: loaned_at timestamp!, due_date date, returned boolean",
 		},
+		relations: []string{"loan.book_id -> book"},
 	},
 	{
 		desc: "Books have a title, an author and a published date",
@@ -217,6 +218,7 @@ var sentenceCases = []planCase{
 			"product/products: name string!, price decimal",
 			"order/orders: total decimal, status string",
 		},
+		relations: []string{"order.product_id -> product"},
 	},
 	{
 		desc: "A bookmark manager: links have a url, title, tags and a read flag. Users can have many links.",

@@ -159,6 +159,7 @@ func (p *planner) spec(description string) *kiln.AppSpec {
 		index[d] = len(s.Entities)
 		s.Entities = append(s.Entities, kiln.Entity{Name: name, Plural: plur, Fields: p.specFields(d)})
 	}
+	p.implyRelations(drafts)
 	s.Relations = p.specRelations(s, index)
 	for i := range s.Entities {
 		e := &s.Entities[i]
@@ -187,6 +188,47 @@ func (p *planner) spec(description string) *kiln.AppSpec {
 		}
 	}
 	return s
+}
+
+// recordNouns name entities that record something happening to the other
+// things an app keeps: a loan is of a book, a review of a restaurant.
+var recordNouns = set("loan", "borrowing", "rental", "reservation", "booking", "order", "purchase",
+	"sale", "payment", "review", "rating", "comment", "appointment", "visit", "enrollment",
+	"enrolment", "registration", "subscription", "checkout", "donation", "invoice", "bid",
+	"application", "attendance", "vote", "like", "favorite", "favourite", "checkin")
+
+// maxImpliedParents is how many other things an app may keep for a record
+// to be linked to all of them by implication.
+const maxImpliedParents = 2
+
+// implyRelations links a record the text names without saying what it
+// records ("a library with books and loans") to the app's other things: a
+// loan belongs to a book (and a member). It only guesses when the text
+// relates nothing explicitly (a writer who spells out some relations has
+// said which exist) and names at most maxImpliedParents other things (with
+// more, which one a record is of is a guess too far). The keys are
+// optional, since the text did not say they are needed.
+func (p *planner) implyRelations(drafts []*entityDraft) {
+	if len(p.relations) > 0 {
+		return
+	}
+	isRecord := func(d *entityDraft) bool { return recordNouns[d.words[len(d.words)-1]] }
+	var records, parents []*entityDraft
+	for _, d := range drafts {
+		if isRecord(d) {
+			records = append(records, d)
+		} else {
+			parents = append(parents, d)
+		}
+	}
+	if len(parents) == 0 || len(parents) > maxImpliedParents {
+		return
+	}
+	for _, r := range records {
+		for _, parent := range parents {
+			p.relations = append(p.relations, relDraft{from: r, to: parent})
+		}
+	}
 }
 
 // foldEntities drops an entity named by several words that got no fields
