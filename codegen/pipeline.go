@@ -45,6 +45,8 @@ type Config struct {
 	TemplateSet  string
 	TemplatesDir string
 	Planner      Planner
+	// LLM, when set, meters model calls against token budgets (see llm.go).
+	LLM *LLM
 	// Packager packages a checked app; nil skips packaging.
 	Packager Packager
 	// Validate runs the checks; false renders only (kiln generate --no-validate).
@@ -113,12 +115,17 @@ func (p *Pipeline) templateSet() (*templates.Set, error) {
 // Run plans (unless the build carries a spec), renders, validates and
 // packages one build.
 func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec kiln.Recorder) error {
+	ctx, _ = p.withBudget(ctx, b, rec)
+	set, err := p.templateSet()
+	if err != nil {
+		return err
+	}
 	spec := b.Spec
-	err := rec.Step(ctx, "plan", kiln.BuildPlanning, func(ctx context.Context) error {
+	err = rec.Step(ctx, "plan", kiln.BuildPlanning, func(ctx context.Context) error {
 		if spec != nil {
 			rec.Logf("using the app's spec %q (%d entities)", spec.Name, len(spec.Entities))
 		} else {
-			planned, err := p.cfg.Planner.Plan(ctx, app.Description)
+			planned, err := p.plan(ctx, set, app.Description)
 			if err != nil {
 				return err
 			}
@@ -140,10 +147,6 @@ func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec ki
 		return err
 	}
 
-	set, err := p.templateSet()
-	if err != nil {
-		return err
-	}
 	dir := p.cfg.AppDir
 	if dir == "" {
 		dir = filepath.Join(p.cfg.WorkDir, fmt.Sprintf("build-%d-%d", b.ID, b.Attempt), "app")

@@ -69,7 +69,8 @@ func TestComplete(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
 		srv := llmtest.New(t, llmtest.Reply{Content: "hello", Usage: &llmtest.Usage{PromptTokens: 1000, CompletionTokens: 500}})
-		srv.APIKey, srv.Models = testKey, []string{"gpt-test"}
+		srv.RequireKey(testKey)
+		srv.Models = []string{"gpt-test"}
 		var logs bytes.Buffer
 		c := MustClient(t, srv, &logs, &sleeps{}, nil)
 		resp, err := c.Complete(llm.WithStep(context.Background(), "plan"), ask("hi"))
@@ -156,7 +157,7 @@ func TestComplete(t *testing.T) {
 	t.Run("ErrBadKey", func(t *testing.T) {
 		t.Parallel()
 		srv := llmtest.New(t)
-		srv.APIKey = "sk-the-right-one"
+		srv.RequireKey("sk-the-right-one")
 		_, err := MustClient(t, srv, &bytes.Buffer{}, &sleeps{}, nil).Complete(context.Background(), ask("hi"))
 		e := requireKind(t, err, llm.KindAuth)
 		require.Equal(t, 401, e.Status)

@@ -1,10 +1,13 @@
 package llm
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"unicode"
+
+	kiln "github.com/kiln-build/kiln"
 )
 
 // ErrorKind says what went wrong with a model call, so callers can decide
@@ -168,4 +171,16 @@ func classify(status int, code, param, typ, serverMsg, model, host, secret strin
 		e.Message = fmt.Sprintf("llm: %s rejected the request (%s)%s", host, statusText, quote)
 	}
 	return e
+}
+
+// BuildError returns err as a build failure: an *Error becomes an
+// EBuildFailed *kiln.Error with the same message, so the build fails with
+// that reason instead of being retried as an infrastructure failure. Other
+// errors, and nil, are returned as they are.
+func BuildError(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return &kiln.Error{Code: kiln.EBuildFailed, Message: e.Message}
+	}
+	return err
 }

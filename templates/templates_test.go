@@ -64,7 +64,7 @@ func TestPrompts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(names, []string{"customize", "plan", "repair"}) {
+	if !slices.Equal(names, []string{"customize", "fix", "plan", "repair"}) {
 		t.Errorf("Prompts() = %v", names)
 	}
 	t.Run("Plan", func(t *testing.T) {
@@ -73,11 +73,12 @@ func TestPrompts(t *testing.T) {
 			"FieldTypes":  []string{"string", "integer"},
 			"MaxEntities": kiln.MaxEntities,
 			"MaxFields":   kiln.MaxFields,
+			"Features":    kiln.Features,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"a library with books and loans", "string, integer", "at most 50 entities"} {
+		for _, want := range []string{"a library with books and loans", "string, integer", "at most 50 entities", "analytics, search, ui"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("plan prompt lacks %q:\n%s", want, out)
 			}
@@ -96,6 +97,15 @@ func TestPrompts(t *testing.T) {
 		}
 		if !strings.Contains(out, "undefined: y") || !strings.Contains(out, "attempt 2") {
 			t.Errorf("repair prompt:\n%s", out)
+		}
+	})
+	t.Run("Fix", func(t *testing.T) {
+		out, err := s.RenderPrompt("fix", map[string]any{"Problem": "entities[0].name: is required", "Expect": "one AppSpec JSON object", "Attempt": 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "entities[0].name: is required") || !strings.Contains(out, "Answer again with one AppSpec JSON object") {
+			t.Errorf("fix prompt:\n%s", out)
 		}
 	})
 	t.Run("MissingVariable", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,14 +121,16 @@ func runGenerate(cmd *cobra.Command, sf *serverFlags, o generateOptions, args []
 	if err != nil {
 		return err
 	}
-	if cfg.Planner == "llm" {
-		return fmt.Errorf("planner: llm is not available yet; use rules or auto")
+	planner, steps, err := llmSetup(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
 	}
 	pcfg := codegen.Config{
 		AppDir:       dir,
 		TemplateSet:  o.setName,
 		TemplatesDir: cfg.Templates,
-		Planner:      rulesPlanner(),
+		Planner:      planner,
+		LLM:          steps,
 		Validate:     !o.noValidate,
 	}
 	if pcfg.Validate {

@@ -113,7 +113,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if cfg.HasRole(config.RoleWorker) {
 		pipeline := m.Pipeline
 		if pipeline == nil {
-			if pipeline, err = newPipeline(cfg, log); err != nil {
+			if pipeline, err = newPipeline(cfg, log, sqlstore.NewUsageStore(m.DB)); err != nil {
 				return err
 			}
 		}

@@ -14,20 +14,23 @@ import (
 )
 
 // newPipeline builds the standard generation pipeline from the settings.
-func newPipeline(cfg config.Config, log *slog.Logger) (kiln.Pipeline, error) {
+// usage stores language-model calls.
+func newPipeline(cfg config.Config, log *slog.Logger, usage kiln.UsageStore) (kiln.Pipeline, error) {
 	scfg, err := sandboxConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Planner == "llm" {
-		return nil, fmt.Errorf("planner: llm is not available yet; use rules or auto")
+	planner, steps, err := llmSetup(cfg, log, usage)
+	if err != nil {
+		return nil, err
 	}
 	return codegen.New(codegen.Config{
 		WorkDir:      filepath.Join(cfg.DataDir, "work"),
 		CacheDir:     filepath.Join(cfg.DataDir, "cache"),
 		Sandbox:      scfg,
 		TemplatesDir: cfg.Templates,
-		Planner:      rulesPlanner(),
+		Planner:      planner,
+		LLM:          steps,
 		Packager:     codegen.SourcePackager{},
 		Validate:     true,
 		Logger:       log,

@@ -1,9 +1,54 @@
 package main
 
 import (
+	"fmt"
+	"log/slog"
+
+	kiln "github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/codegen"
+	"github.com/kiln-build/kiln/codegen/llmplan"
 	"github.com/kiln-build/kiln/codegen/plan"
+	"github.com/kiln-build/kiln/config"
+	"github.com/kiln-build/kiln/llm"
 )
 
 // rulesPlanner returns the offline, deterministic planner.
 func rulesPlanner() codegen.Planner { return plan.Rules{} }
+
+// llmSetup returns the planner the settings choose and, when a model is
+// configured, the pipeline's LLM settings: planner rules plans offline;
+// llm with the model; auto with the model when llm.model is set. usage
+// stores the calls (nil: in memory only).
+func llmSetup(cfg config.Config, log *slog.Logger, usage kiln.UsageStore) (codegen.Planner, *codegen.LLM, error) {
+	if !cfg.LLM.Configured() {
+		if cfg.Planner == "llm" {
+			return nil, nil, fmt.Errorf("planner: llm needs llm.model")
+		}
+		return rulesPlanner(), nil, nil
+	}
+	client, err := newLLMClient(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	steps := &codegen.LLM{
+		Model: cfg.LLM.Model, Usage: usage,
+		BuildTokens: cfg.LLM.MaxTokensPerBuild, MonthTokens: cfg.LLM.MaxTokensPerUserMonth,
+	}
+	if cfg.Planner == "rules" {
+		return rulesPlanner(), steps, nil
+	}
+	return &llmplan.Planner{Client: client}, steps, nil
+}
+
+// newLLMClient returns the model client the llm settings describe.
+func newLLMClient(cfg config.Config, log *slog.Logger) (*llm.Client, error) {
+	prices, err := cfg.LLM.PriceTable()
+	if err != nil {
+		return nil, fmt.Errorf("llm.prices: %w", err)
+	}
+	return llm.New(llm.Config{
+		BaseURL: cfg.LLM.BaseURL, APIKey: cfg.LLM.APIKey, Model: cfg.LLM.Model,
+		Timeout: cfg.LLM.Timeout, MaxRetries: cfg.LLM.MaxRetries, MaxOutputTokens: cfg.LLM.MaxOutputTokens,
+		Prices: prices, Logger: log,
+	})
+}

@@ -88,14 +88,13 @@ func (r Request) Last() string {
 // Server is the fake. Set its fields before the first request.
 type Server struct {
 	*httptest.Server
-	// APIKey, when set, is the only bearer key accepted (401 otherwise).
-	APIKey string
 	// Models, when set, lists the models that exist (404 otherwise).
 	Models []string
 	// Respond, when set, answers every request; the script is not used.
 	Respond func(r Request) Reply
 
 	mu       sync.Mutex
+	apiKey   string
 	script   []Reply
 	requests []Request
 }
@@ -113,6 +112,14 @@ func New(tb testing.TB, script ...Reply) *Server {
 
 // BaseURL is the API root to configure (…/v1).
 func (s *Server) BaseURL() string { return s.URL + "/v1" }
+
+// RequireKey makes key the only bearer key accepted (401 otherwise); ""
+// accepts any. It may be called while requests are served.
+func (s *Server) RequireKey(key string) {
+	s.mu.Lock()
+	s.apiKey = key
+	s.mu.Unlock()
+}
 
 // Push appends replies to the script.
 func (s *Server) Push(replies ...Reply) {
@@ -158,9 +165,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	req := Request{Header: r.Header.Clone(), Model: body.Model, Messages: body.Messages, ResponseFormat: body.ResponseFormat, MaxCompletionTokens: body.MaxCompletionTokens, Raw: raw}
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
+	key := s.apiKey
 	s.mu.Unlock()
 
-	if s.APIKey != "" && r.Header.Get("Authorization") != "Bearer "+s.APIKey {
+	if key != "" && r.Header.Get("Authorization") != "Bearer "+key {
 		writeError(w, http.StatusUnauthorized, nil, APIError{Message: "Incorrect API key provided.", Type: "invalid_request_error", Code: "invalid_api_key"})
 		return
 	}
