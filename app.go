@@ -32,6 +32,10 @@ type AppCreate struct {
 	Name        string
 	Description string
 	NoCache     bool
+	// Spec, when set, is the app's spec from the start: build #1 uses it
+	// instead of planning the description (a plan the user previewed and
+	// adjusted).
+	Spec *AppSpec
 }
 
 // AppUpdate is the input of AppService.UpdateApp; nil fields stay.
@@ -50,7 +54,8 @@ type AppFilter struct {
 // ctx and returns ENotFound for another user's app (admins excepted).
 type AppService interface {
 	// CreateApp creates the app, its build #1 and the build's queue job in
-	// one transaction. EInvalid for a bad name or description, EForbidden
+	// one transaction. EInvalid for a bad name, description or spec (field
+	// paths "spec.…"), EForbidden
 	// when the user's email is unverified and verification is required.
 	CreateApp(ctx context.Context, in AppCreate) (*App, *Build, error)
 

@@ -16,6 +16,7 @@ import (
 	kiln "github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/auth"
+	"github.com/kiln-build/kiln/codegen/plan"
 	"github.com/kiln-build/kiln/mail"
 	"github.com/kiln-build/kiln/queue"
 	"github.com/kiln-build/kiln/sqlstore"
@@ -57,7 +58,7 @@ func MustServerDB(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
 		Usage: sqlstore.NewUsageService(db),
-		Ready: db.Ping, Metrics: telemetry.NewMetrics(nil, nil),
+		Ready: db.Ping, Metrics: telemetry.NewMetrics(nil, nil), Planner: plan.Rules{},
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), // every request is still formatted
 	}))
 	tb.Cleanup(srv.Close)

@@ -32,9 +32,10 @@ type appListOutput struct {
 type appCreateInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Send the same key to retry safely: the first answer is replayed."`
 	Body           struct {
-		Description string `json:"description" minLength:"1" maxLength:"10000" doc:"What the app should do, in plain language." example:"a library API with books (title, author, year) and loans"`
-		Name        string `json:"name,omitempty" maxLength:"64" doc:"A short name; derived from the description when empty."`
-		NoCache     bool   `json:"no_cache,omitempty" doc:"Build everything even when an identical earlier build could be reused."`
+		Description string        `json:"description" minLength:"1" maxLength:"10000" doc:"What the app should do, in plain language." example:"a library API with books (title, author, year) and loans"`
+		Name        string        `json:"name,omitempty" maxLength:"64" doc:"A short name; derived from the description when empty."`
+		NoCache     bool          `json:"no_cache,omitempty" doc:"Build everything even when an identical earlier build could be reused."`
+		Spec        *kiln.AppSpec `json:"spec,omitempty" doc:"The AppSpec to build (for example a plan from POST /v1/plan, adjusted); planned from the description when absent."`
 	}
 }
 
@@ -100,7 +101,7 @@ func (s *Server) registerApps() {
 	o.DefaultStatus = http.StatusCreated
 	o.Description = "Creates the app, its build #1 and the build's queue job in one transaction."
 	huma.Register(s.api, o, func(ctx context.Context, in *appCreateInput) (*appCreateOutput, error) {
-		app, b, err := s.cfg.Apps.CreateApp(ctx, kiln.AppCreate{Name: in.Body.Name, Description: in.Body.Description, NoCache: in.Body.NoCache})
+		app, b, err := s.cfg.Apps.CreateApp(ctx, kiln.AppCreate{Name: in.Body.Name, Description: in.Body.Description, NoCache: in.Body.NoCache, Spec: in.Body.Spec})
 		if err != nil {
 			return nil, s.err.problem(ctx, err)
 		}

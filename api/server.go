@@ -55,6 +55,8 @@ type Config struct {
 	// IngestKeys serves the ingest key API; without it those operations
 	// answer 503.
 	IngestKeys kiln.IngestKeyService
+	// Planner, when set, serves POST /v1/plan.
+	Planner Planner
 }
 
 // Server is the HTTP API.
@@ -63,6 +65,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *telemetry.Metrics
 	api     huma.API
+	mux     *http.ServeMux
 	handler http.Handler
 	err     errorer
 	idem    *idempotency
@@ -94,7 +97,9 @@ func New(cfg Config) *Server {
 	s.registerBuilds()
 	s.registerAdmin()
 	s.registerIngestKeys()
+	s.registerPlan()
 	s.registerOps(mux)
+	s.mux = mux
 	s.handler = s.observe(s.authenticate(s.idem.middleware(mux)))
 	return s
 }

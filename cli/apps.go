@@ -83,12 +83,12 @@ func (r *runner) appsCmd() *cobra.Command {
 		`An app is something you asked Kiln to build from a plain-language description.
 Commands that take APP accept its id or its name.`,
 		r.appsCreateCmd(), r.appsListCmd(), r.appsGetCmd(), r.appsUpdateCmd(), r.appsDeleteCmd(),
-		r.appsRebuildCmd(), r.specCmd(), r.keysCmd(),
+		r.appsRebuildCmd(), r.specCmd(), r.keysCmd(), r.appsPlanCmd(),
 	)
 }
 
 func (r *runner) appsCreateCmd() *cobra.Command {
-	var name string
+	var name, specFile string
 	var wait, noCache bool
 	cmd := r.leaf(command{
 		use:   "create DESCRIPTION",
@@ -98,7 +98,8 @@ from stdin). Kiln plans an AppSpec from it, generates the code, checks it and
 packages it. With --wait, follow the build log until the build ends; the
 exit status is 0 when it succeeded and 1 otherwise.`,
 		example: `  kiln apps create "a library with books (title, author, year) and loans" --name library --wait
-  kiln apps create - < description.txt`,
+  kiln apps create - < description.txt
+  kiln apps plan "a todo app with tasks" > kiln.json && kiln apps create "a todo app with tasks" --spec kiln.json`,
 		ops:  []string{"POST /v1/apps", "GET /v1/builds/{id}/logs", "GET /v1/builds/{id}"},
 		args: []string{"DESCRIPTION"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
@@ -114,11 +115,18 @@ exit status is 0 when it succeeded and 1 otherwise.`,
 			if desc == "" {
 				return usageErrorf(cmd, "DESCRIPTION is empty")
 			}
+			var spec *kiln.AppSpec
+			if specFile != "" {
+				var err error
+				if spec, err = readSpec(cmd, specFile); err != nil {
+					return err
+				}
+			}
 			s, err := r.authed(cmd)
 			if err != nil {
 				return err
 			}
-			app, build, err := s.CreateApp(ctx, kiln.AppCreate{Description: desc, Name: name, NoCache: noCache}, newIdempotencyKey())
+			app, build, err := s.CreateApp(ctx, kiln.AppCreate{Description: desc, Name: name, NoCache: noCache, Spec: spec}, newIdempotencyKey())
 			if err != nil {
 				return verifyHint(err)
 			}
@@ -139,6 +147,7 @@ exit status is 0 when it succeeded and 1 otherwise.`,
 		},
 	})
 	cmd.Flags().StringVar(&name, "name", "", "a short name for the app (derived from the description when absent)")
+	cmd.Flags().StringVar(&specFile, "spec", "", "build this AppSpec JSON file (from 'kiln apps plan', edited) instead of planning the description")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "follow the build log and exit with the build's outcome")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "build everything even when an identical earlier build could be reused")
 	return cmd

@@ -215,6 +215,24 @@ func TestAppsSpecAndDelete(t *testing.T) {
 	assert.Contains(t, res.stderr, "Error: app not found")
 }
 
+func TestAppsPlanAndCreateWithSpec(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.MustLogin("ada@example.com")
+	res := h.MustRun("", "apps", "plan", "notes: title")
+	assert.Contains(t, res.stdout, "App notes\n  item (items): title string required\n")
+	res = h.MustRun("", "apps", "plan", "-o", "json", "notes: title")
+	spec := filepath.Join(t.TempDir(), "kiln.json")
+	require.NoError(t, os.WriteFile(spec, []byte(strings.Replace(res.stdout, `"notes"`, `"jotter"`, 1)), 0o600))
+	h.MustRun("", "apps", "create", "notes: title", "--name", "mine", "--spec", spec)
+	var got kiln.AppSpec
+	require.NoError(t, json.Unmarshal([]byte(h.MustRun("", "apps", "spec", "get", "mine").stdout), &got))
+	assert.Equal(t, "jotter", got.Name)
+
+	res = h.Run("", "apps", "plan", " ")
+	assert.Equal(t, 2, res.code)
+}
+
 func TestArtifacts(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -17,10 +17,11 @@ func (c *Client) CreateApp(ctx context.Context, in kiln.AppCreate, opts ...CallO
 	}
 	err := c.do(ctx, request{method: "POST", path: "/v1/apps", opts: opts,
 		body: struct {
-			Description string `json:"description"`
-			Name        string `json:"name,omitempty"`
-			NoCache     bool   `json:"no_cache,omitempty"`
-		}{in.Description, in.Name, in.NoCache}}, &out)
+			Description string        `json:"description"`
+			Name        string        `json:"name,omitempty"`
+			NoCache     bool          `json:"no_cache,omitempty"`
+			Spec        *kiln.AppSpec `json:"spec,omitempty"`
+		}{in.Description, in.Name, in.NoCache, in.Spec}}, &out)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,3 +138,19 @@ func (c *Client) ListBuilds(ctx context.Context, f kiln.BuildFilter) ([]*kiln.Bu
 func appPath(id int64) string { return fmt.Sprintf("/v1/apps/%d", id) }
 
 func buildPath(id int64) string { return fmt.Sprintf("/v1/builds/%d", id) }
+
+// Plan returns the AppSpec the server's planner makes of a description
+// (POST /v1/plan) without creating anything; pass it, adjusted or not, as
+// AppCreate.Spec to build exactly that. EInvalid (field "description") when
+// the planner cannot plan it.
+func (c *Client) Plan(ctx context.Context, description string) (*kiln.AppSpec, error) {
+	var out kiln.AppSpec
+	err := c.do(ctx, request{method: "POST", path: "/v1/plan",
+		body: struct {
+			Description string `json:"description"`
+		}{description}}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -60,6 +60,10 @@ func (s *AppService) CreateApp(ctx context.Context, in kiln.AppCreate) (*kiln.Ap
 	} else if err := checkName(name); err != nil {
 		return nil, nil, err
 	}
+	spec, err := createSpecArg(in.Spec)
+	if err != nil {
+		return nil, nil, err
+	}
 
 	db := s.db
 	var app *kiln.App
@@ -69,10 +73,10 @@ func (s *AppService) CreateApp(ctx context.Context, in kiln.AppCreate) (*kiln.Ap
 			return err
 		}
 		now := db.nowUTC()
-		app = &kiln.App{OwnerID: u.ID, Name: name, Description: desc, CreatedAt: now, UpdatedAt: now}
+		app = &kiln.App{OwnerID: u.ID, Name: name, Description: desc, Spec: in.Spec, CreatedAt: now, UpdatedAt: now}
 		err := c.row(ctx, `INSERT INTO apps (owner_id, name, description, spec, created_at, updated_at)
-			VALUES (?, ?, ?, NULL, ?, ?) RETURNING id`,
-			u.ID, name, desc, db.ts(now), db.ts(now)).Scan(&app.ID)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			u.ID, name, desc, spec, db.ts(now), db.ts(now)).Scan(&app.ID)
 		if err != nil {
 			return fmt.Errorf("insert app: %w", err)
 		}
@@ -84,6 +88,26 @@ func (s *AppService) CreateApp(ctx context.Context, in kiln.AppCreate) (*kiln.Ap
 	}
 	app.LatestBuild = build
 	return app, build, nil
+}
+
+// createSpecArg validates the spec a new app starts with (nil for none)
+// and returns its column value. Field paths start with "spec.".
+func createSpecArg(spec *kiln.AppSpec) (any, error) {
+	if spec == nil {
+		return nil, nil
+	}
+	if err := spec.Validate(); err != nil {
+		var ke *kiln.Error
+		if errors.As(err, &ke) {
+			fields := make([]kiln.FieldError, len(ke.Fields))
+			for i, f := range ke.Fields {
+				fields[i] = kiln.FieldError{Path: "spec." + f.Path, Message: f.Message}
+			}
+			return nil, &kiln.Error{Code: ke.Code, Message: "spec: " + ke.Message, Fields: fields}
+		}
+		return nil, err
+	}
+	return specArg(spec)
 }
 
 // checkMayBuild returns EForbidden when verification is required and the

@@ -49,6 +49,7 @@ var Operations = []string{
 	"POST /v1/apps/{id}/ingest-keys",
 	"POST /v1/apps/{id}/ingest-keys/{key_id}/rotate",
 	"DELETE /v1/apps/{id}/ingest-keys/{key_id}",
+	"POST /v1/plan",
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, u *userRec)
@@ -136,6 +137,8 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 		return s.adminUsers, false
 	case "POST /v1/admin/grant":
 		return s.adminGrant, false
+	case "POST /v1/plan":
+		return s.plan, false
 	}
 	if h, anon, ok := s.analyticsHandler(op); ok {
 		return h, anon
@@ -337,9 +340,10 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, u *userRec) {
 		}
 	}
 	var in struct {
-		Description string `json:"description"`
-		Name        string `json:"name"`
-		NoCache     bool   `json:"no_cache"`
+		Description string        `json:"description"`
+		Name        string        `json:"name"`
+		NoCache     bool          `json:"no_cache"`
+		Spec        *kiln.AppSpec `json:"spec"`
 	}
 	dec := json.NewDecoder(&buf)
 	dec.DisallowUnknownFields()
@@ -356,7 +360,13 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, u *userRec) {
 		in.Name = strings.ToLower(strings.Join(strings.Fields(in.Description)[:1], "-"))
 	}
 	now := s.now()
-	app := &kiln.App{ID: s.id(), OwnerID: u.user.ID, Name: in.Name, Description: in.Description, CreatedAt: now, UpdatedAt: now}
+	if in.Spec != nil {
+		if err := in.Spec.Validate(); err != nil {
+			problem(w, 422, kiln.EInvalid, kiln.ErrorMessage(err))
+			return
+		}
+	}
+	app := &kiln.App{ID: s.id(), OwnerID: u.user.ID, Name: in.Name, Description: in.Description, Spec: in.Spec, CreatedAt: now, UpdatedAt: now}
 	s.apps = append(s.apps, app)
 	b := s.newBuild(app, in.NoCache)
 	out, _ := json.Marshal(map[string]any{"app": s.appView(app), "build": b.build})
@@ -596,4 +606,24 @@ func (s *Server) adminGrant(w http.ResponseWriter, r *http.Request, u *userRec) 
 	}
 	x.user.Role = in.Role
 	writeJSON(w, 200, x.user)
+}
+
+// plan answers POST /v1/plan with a one-entity spec named after the
+// description's first word ("notes: title, body" plans a note).
+func (s *Server) plan(w http.ResponseWriter, r *http.Request, u *userRec) {
+	var in struct {
+		Description string `json:"description"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	words := strings.Fields(strings.ToLower(in.Description))
+	if len(words) == 0 {
+		problem(w, 422, kiln.EInvalid, "validation failed", kiln.FieldError{Path: "body.description", Message: "is empty"})
+		return
+	}
+	name := strings.Trim(words[0], ",.:;")
+	writeJSON(w, http.StatusOK, &kiln.AppSpec{KilnSpec: kiln.SpecVersion, Name: name, Entities: []kiln.Entity{
+		{Name: "item", Plural: "items", Fields: []kiln.Field{{Name: "title", Type: kiln.FieldString, Required: true}}},
+	}})
 }

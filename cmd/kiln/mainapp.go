@@ -218,7 +218,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 		Auth: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB),
 		Builds: sqlstore.NewBuildService(m.DB), Idempotency: idem,
 		Usage: sqlstore.NewUsageService(m.DB),
-		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
+		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger, Planner: rulesPlanner(),
 	}
 	m.wireAnalytics(&apiCfg)
 	if cfg.Dev {

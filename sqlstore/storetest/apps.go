@@ -46,6 +46,26 @@ func testApps(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.Equal(t, "app", anon.Name)
 	})
 
+	t.Run("CreateAppWithSpec", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, open)
+		u := MustCreateUser(t, e, "a@example.com")
+		spec := validSpec("library")
+		app, b, err := e.Apps.CreateApp(e.ctx(u), kiln.AppCreate{Description: "a library", Spec: spec})
+		require.NoError(t, err)
+		require.Equal(t, spec, app.Spec)
+		require.Equal(t, spec, b.Spec, "build #1 builds the given spec instead of planning")
+		got, err := e.Apps.FindAppByID(e.ctx(u), app.ID)
+		require.NoError(t, err)
+		require.Equal(t, spec, got.Spec)
+
+		bad := validSpec("library")
+		bad.Entities[0].Fields[0].Name = "Bad Name"
+		_, _, err = e.Apps.CreateApp(e.ctx(u), kiln.AppCreate{Description: "a library", Spec: bad})
+		RequireField(t, err, "spec.entities[0].fields[0].name")
+		require.Equal(t, 1, e.count(t, "apps"), "nothing created for a bad spec")
+	})
+
 	t.Run("ErrInvalid", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, open)

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("Rescue", func(t *testing.T) { testRescue(t, open) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("Usage", func(t *testing.T) { testUsage(t, open) })
+	t.Run("WebSessions", func(t *testing.T) { testWebSessions(t, open) })
 }
 
 // RunRequireVerifiedEmail checks Options.RequireVerifiedEmail; open must
