@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"mime"
 	"net/url"
@@ -241,3 +242,64 @@ func SafeFilename(name string) string {
 	}
 	return name
 }
+
+// ArtifactStream is an artifact's content as it arrives (OpenArtifact),
+// with what the server announced about it. Reading it to the end checks
+// the bytes: the Read that reaches the end returns an error wrapping
+// ErrChecksum when they differ from the announced SHA-256, or
+// io.ErrUnexpectedEOF when fewer than Size bytes came.
+type ArtifactStream struct {
+	io.ReadCloser
+	Filename string // from Content-Disposition, reduced by SafeFilename ("" when none)
+	Size     int64  // from Content-Length; -1 when not announced
+	SHA256   string // hex digest from X-Checksum-Sha256
+}
+
+// OpenArtifact starts downloading an artifact (GET
+// /v1/artifacts/{id}/content) for a caller that passes the bytes on as they
+// come, such as a proxy. The caller must Close the stream.
+func (c *Client) OpenArtifact(ctx context.Context, id int64) (*ArtifactStream, error) {
+	path := fmt.Sprintf("/v1/artifacts/%d/content", id)
+	resp, err := c.send(ctx, request{method: "GET", path: path})
+	if err != nil {
+		return nil, err
+	}
+	want, err := parseChecksum(resp.Header.Get("X-Checksum-Sha256"))
+	if err != nil {
+		resp.Body.Close()
+		return nil, fmt.Errorf("open artifact %d: %w", id, err)
+	}
+	as := &ArtifactStream{Size: resp.ContentLength, SHA256: want}
+	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil {
+		as.Filename = SafeFilename(params["filename"])
+	}
+	as.ReadCloser = &verifyingReader{rc: resp.Body, h: sha256.New(), want: want, size: resp.ContentLength, id: id}
+	return as, nil
+}
+
+// verifyingReader hashes what it reads and checks it at the end.
+type verifyingReader struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	n    int64
+	want string
+	size int64
+	id   int64
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	n, err := v.rc.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if err == io.EOF {
+		if v.size >= 0 && v.n != v.size {
+			return n, fmt.Errorf("artifact %d: got %d of %d bytes: %w", v.id, v.n, v.size, io.ErrUnexpectedEOF)
+		}
+		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
+			return n, fmt.Errorf("artifact %d: %w: server announced sha256 %s, received %s", v.id, ErrChecksum, v.want, got)
+		}
+	}
+	return n, err
+}
+
+func (v *verifyingReader) Close() error { return v.rc.Close() }

@@ -225,8 +225,12 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 		apiCfg.DevOutbox = m.Mailer
 	}
 	m.Server = api.New(apiCfg)
+	handler, err := m.startPortal(ctx, baseURL)
+	if err != nil {
+		return err
+	}
 	m.http = &http.Server{
-		Handler:           m.Server,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),

@@ -123,6 +123,7 @@ func runServer(ctx context.Context, cfg config.Config, stdout, stderr io.Writer)
 	}
 	if m.HasAPI() {
 		fmt.Fprintf(stdout, "Kiln %s is listening on %s (%s)\n", versionString(), m.URL(), strings.Join(cfg.Roles, " + "))
+		fmt.Fprintf(stdout, "  portal:    %s/\n", m.URL())
 		fmt.Fprintf(stdout, "  data:      %s\n", m.StorageSummary())
 		fmt.Fprintf(stdout, "  API docs:  %s/docs\n", m.URL())
 		fmt.Fprintf(stdout, "  sign up:   kiln signup --server %s --email you@example.com\n", m.URL())

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/kiln-build/kiln/portal"
+	"github.com/kiln-build/kiln/sqlstore"
+)
+
+// startPortal returns the server's handler: the web portal at / beside the
+// API, which the portal calls in-process. It also starts pruning expired
+// portal sessions.
+func (m *Main) startPortal(ctx context.Context, baseURL string) (http.Handler, error) {
+	sessions := sqlstore.NewWebSessionStore(m.DB)
+	p, err := portal.New(portal.Config{
+		API: m.Server, Sessions: sessions, BaseURL: baseURL, Dev: m.Config.Dev, Logger: m.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			if _, err := sessions.DeleteExpiredWebSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				m.Logger.Warn("prune portal sessions", slog.Any("error", err))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p.Handler(), nil
+}
