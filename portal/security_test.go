@@ -179,6 +179,11 @@ func TestTokens(t *testing.T) {
 	revoke := regexp.MustCompile(`action="(/account/tokens/\d+/revoke)"`).FindStringSubmatch(acct.body)[1]
 	p = b.Post(revoke).MustStatus(t, http.StatusSeeOther)
 	b.Get(p.location()).MustContain(t, "The token is revoked", "You have no API tokens")
+	// Writes resolve the credential afresh (reads may reuse it for a
+	// moment): the revoked token is refused at once.
+	req, _ = http.NewRequest("POST", e.srv.URL+"/v1/plan", strings.NewReader(`{"description":"a todo app"}`))
+	req.Header.Set("Authorization", "Bearer "+secret[1])
+	req.Header.Set("Content-Type", "application/json")
 	res, err = http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("revoked token: %v %v", err, res)

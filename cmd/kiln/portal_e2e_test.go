@@ -345,7 +345,8 @@ func TestPortalInBrowser(t *testing.T) {
 	ada.do("revoke it",
 		chromedp.Click(`//button[text()="Revoke"]`),
 		chromedp.WaitVisible(`//p[text()="You have no API tokens."]`))
-	if _, err := client.New(base, client.WithToken(secret)).Me(context.Background()); kiln.ErrorCode(err) != kiln.EUnauthorized {
+	// Writes resolve the credential afresh, so the refusal is immediate.
+	if _, err := client.New(base, client.WithToken(secret)).Plan(context.Background(), "a todo app"); kiln.ErrorCode(err) != kiln.EUnauthorized {
 		t.Fatalf("the revoked token still works: %v", err)
 	}
 
