@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/analytics"
 	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/auth"
 	"github.com/kiln-build/kiln/mail"
@@ -24,8 +25,9 @@ import (
 // analyticsEnv is the API with its analytics services over a fresh SQLite
 // store.
 type analyticsEnv struct {
-	srv *httptest.Server
-	db  *sqlstore.DB
+	srv    *httptest.Server
+	db     *sqlstore.DB
+	events *sqlstore.EventStore
 }
 
 func mustAnalyticsServer(tb testing.TB) *analyticsEnv {
@@ -52,15 +54,21 @@ func mustAnalyticsServer(tb testing.TB) *analyticsEnv {
 		tb.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	keys := sqlstore.NewIngestKeyService(db)
+	events := sqlstore.NewEventStore(db)
+	committer := analytics.NewCommitter(analytics.CommitterConfig{Writer: events, Logger: logger})
+	go committer.Run()
+	tb.Cleanup(func() { _ = committer.Stop(context.Background()) })
 	cfg := api.Config{
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
 		Ready: db.Ping, Logger: logger,
-		IngestKeys: sqlstore.NewIngestKeyService(db),
+		IngestKeys: keys, Analytics: events,
+		Ingester: analytics.NewIngester(analytics.IngesterConfig{Keys: keys, Committer: committer}),
 	}
 	srv := httptest.NewServer(api.New(cfg))
 	tb.Cleanup(srv.Close)
-	return &analyticsEnv{srv: srv, db: db}
+	return &analyticsEnv{srv: srv, db: db, events: events}
 }
 
 // mustApp creates an app and returns its id.

@@ -153,6 +153,12 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		token = strings.TrimSpace(token)
+		if strings.HasPrefix(token, kiln.IngestKeyPrefix) {
+			// An app's ingest key is no user credential: POST /v1/ingest
+			// checks it, and every other operation sees no user.
+			next.ServeHTTP(w, r)
+			return
+		}
 		cacheable := s.authCache.cacheable(r)
 		if cacheable {
 			if u, ok := s.authCache.get(token); ok {

@@ -52,11 +52,13 @@ type Config struct {
 	AuthCacheTTL time.Duration
 	Logger       *slog.Logger
 
-	// IngestKeys serves the ingest key API; without it those operations
-	// answer 503.
+	// IngestKeys, Ingester and Analytics serve the analytics API; without
+	// them its operations answer 503.
 	IngestKeys kiln.IngestKeyService
 	// Planner, when set, serves POST /v1/plan.
-	Planner Planner
+	Planner   Planner
+	Ingester  Ingester
+	Analytics kiln.AnalyticsService
 }
 
 // Server is the HTTP API.
@@ -98,6 +100,7 @@ func New(cfg Config) *Server {
 	s.registerAdmin()
 	s.registerIngestKeys()
 	s.registerPlan()
+	s.registerAnalytics()
 	s.registerOps(mux)
 	s.mux = mux
 	s.handler = s.observe(s.authenticate(s.idem.middleware(mux)))

@@ -51,6 +51,8 @@ func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 		DevOutbox:   mailer,
 		Logger:      logger,
 		IngestKeys:  sqlstore.NewIngestKeyService(db),
+		Ingester:    mustIngester(t, db, logger),
+		Analytics:   sqlstore.NewEventStore(db),
 	})
 	ts.Start()
 	t.Cleanup(ts.Close)

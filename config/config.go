@@ -37,6 +37,8 @@ type Config struct {
 	Blob     Blob     `koanf:"blob"`
 	Build    Build    `koanf:"build"`
 	Log      Log      `koanf:"log"`
+	// Analytics configures event ingest, rollups and retention.
+	Analytics Analytics `koanf:"analytics"`
 	// Templates is a folder whose template sets override the embedded ones.
 	Templates string `koanf:"templates" help:"folder of template sets overriding the embedded ones"`
 }
@@ -130,6 +132,8 @@ func Default() Config {
 		Blob:    Blob{Kind: "local"},
 		Build:   Build{Timeout: 15 * time.Minute, Concurrency: 2, MaxAttempts: 3},
 		Log:     Log{Level: "info", Format: "auto"},
+
+		Analytics: defaultAnalytics(),
 	}
 }
 
@@ -205,6 +209,7 @@ func (c *Config) Validate() error {
 	if c.Build.MaxAttempts < 1 || c.Build.MaxAttempts > 20 {
 		bad("build.max_attempts", "must be between 1 and 20")
 	}
+	errs = append(errs, c.Analytics.validate()...)
 	return errors.Join(errs...)
 }
 

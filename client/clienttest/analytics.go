@@ -1,12 +1,18 @@
 package clienttest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/kiln-build/kiln"
 )
@@ -15,6 +21,7 @@ import (
 type analyticsState struct {
 	keys    []*ingestKeyRec
 	secrets map[string]int64 // secret → key id
+	events  []kiln.Event
 }
 
 type ingestKeyRec struct {
@@ -27,6 +34,10 @@ func (s *Server) analyticsHandler(op string) (handler, bool, bool) {
 	case "GET /v1/apps/{id}/ingest-keys", "POST /v1/apps/{id}/ingest-keys",
 		"POST /v1/apps/{id}/ingest-keys/{key_id}/rotate", "DELETE /v1/apps/{id}/ingest-keys/{key_id}":
 		return s.withOwnApp(op), false, true
+	case "GET /v1/apps/{id}/analytics/summary":
+		return s.withOwnApp(op), false, true
+	case "POST /v1/ingest":
+		return s.ingest, true, true
 	}
 	return nil, false, false
 }
@@ -105,6 +116,8 @@ func (s *Server) withOwnApp(op string) handler {
 			k.key.Prefix, k.key.RotatedAt = k.secret[:12], &now
 			a.secrets[k.secret] = k.key.ID
 			writeJSON(w, 200, map[string]any{"key": k.key, "secret": k.secret})
+		case "GET /v1/apps/{id}/analytics/summary":
+			s.summary(w, r, id)
 		case "DELETE /v1/apps/{id}/ingest-keys/{key_id}":
 			k := findKey()
 			if k == nil {
@@ -115,4 +128,99 @@ func (s *Server) withOwnApp(op string) handler {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	}
+}
+
+// ingest accepts events whose name and timestamp parse; it does not check
+// the other rules the real server applies.
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request, _ *userRec) {
+	a := &s.analytics
+	secret := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	keyID, ok := a.secrets[secret]
+	if !ok {
+		problem(w, http.StatusUnauthorized, kiln.EUnauthorized, "unknown or revoked ingest key")
+		return
+	}
+	var appID int64
+	for _, k := range a.keys {
+		if k.key.ID == keyID {
+			appID = k.key.AppID
+		}
+	}
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, kiln.MaxIngestBytes)
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(rd)
+		if err != nil {
+			problem(w, http.StatusBadRequest, "malformed", "not gzip")
+			return
+		}
+		rd = io.LimitReader(zr, kiln.MaxIngestBytes)
+	}
+	body, err := io.ReadAll(rd)
+	if err != nil {
+		problem(w, http.StatusRequestEntityTooLarge, kiln.ETooLarge, "too large")
+		return
+	}
+	var raws []json.RawMessage
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+		_ = json.Unmarshal(t, &raws)
+	} else {
+		for line := range bytes.Lines(body) {
+			if line = bytes.TrimSpace(line); len(line) > 0 {
+				raws = append(raws, line)
+			}
+		}
+	}
+	res := kiln.IngestResult{Rejected: []kiln.EventRejection{}}
+	for i, raw := range raws {
+		var e kiln.Event
+		if err := json.Unmarshal(raw, &e); err != nil || e.Name == "" || e.Time.IsZero() {
+			res.Rejected = append(res.Rejected, kiln.EventRejection{Index: i, Errors: []string{"name and timestamp are required"}})
+			continue
+		}
+		e.AppID, e.KeyID = appID, keyID
+		a.events = append(a.events, e)
+		res.Accepted++
+	}
+	writeJSON(w, http.StatusAccepted, res)
+}
+
+// summary counts the stored events of an app per bucket and name.
+func (s *Server) summary(w http.ResponseWriter, r *http.Request, appID int64) {
+	q := r.URL.Query()
+	to := s.now()
+	if v := q.Get("to"); v != "" {
+		to, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	from := to.Add(-24 * time.Hour)
+	if v := q.Get("from"); v != "" {
+		from, _ = time.Parse(time.RFC3339Nano, v)
+	}
+	iv := kiln.Interval(q.Get("interval"))
+	if iv == "" {
+		iv = kiln.IntervalHour
+	}
+	width := iv.Duration()
+	from, to = from.Truncate(width), to.Add(width-1).Truncate(width)
+	sum := kiln.Summary{AppID: appID, From: from, To: to, Interval: iv, Event: q.Get("event"),
+		Series: []kiln.Point{}, TopEvents: []kiln.NameCount{}, TopProperties: []kiln.PropertyValues{}}
+	counts := map[string]int64{}
+	for t := from; t.Before(to); t = t.Add(width) {
+		p := kiln.Point{Time: t}
+		for _, e := range s.analytics.events {
+			if e.AppID != appID || e.Time.Before(t) || !e.Time.Before(t.Add(width)) {
+				continue
+			}
+			counts[e.Name]++
+			if sum.Event == "" || e.Name == sum.Event {
+				p.Count++
+			}
+		}
+		sum.Totals.Count += p.Count
+		sum.Series = append(sum.Series, p)
+	}
+	for name, n := range counts {
+		sum.TopEvents = append(sum.TopEvents, kiln.NameCount{Name: name, Count: n})
+	}
+	slices.SortFunc(sum.TopEvents, func(a, b kiln.NameCount) int { return strings.Compare(a.Name, b.Name) })
+	writeJSON(w, 200, sum)
 }

@@ -50,6 +50,8 @@ var Operations = []string{
 	"POST /v1/apps/{id}/ingest-keys/{key_id}/rotate",
 	"DELETE /v1/apps/{id}/ingest-keys/{key_id}",
 	"POST /v1/plan",
+	"POST /v1/ingest",
+	"GET /v1/apps/{id}/analytics/summary",
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, u *userRec)

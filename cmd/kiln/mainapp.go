@@ -220,7 +220,9 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 		Usage: sqlstore.NewUsageService(m.DB),
 		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger, Planner: rulesPlanner(),
 	}
-	m.wireAnalytics(&apiCfg)
+	if err := m.wireAnalytics(ctx, &apiCfg); err != nil {
+		return err
+	}
 	if cfg.Dev {
 		apiCfg.DevOutbox = m.Mailer
 	}

@@ -17,6 +17,8 @@ import (
 // migrated database for each call.
 func RunAnalytics(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("IngestKeys", func(t *testing.T) { testIngestKeys(t, open) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, open) })
+	t.Run("EventsConcurrent", func(t *testing.T) { testEventsConcurrent(t, open) })
 }
 
 func testIngestKeys(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
