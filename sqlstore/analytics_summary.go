@@ -26,6 +26,9 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 	}
 	width := int64(q.Interval.Duration() / time.Second)
 	from, to := q.From.Unix(), q.To.Unix()
+	if q.To.Nanosecond() != 0 {
+		to++ // the range ends after q.To's fraction of a second
+	}
 	from -= mod(from, width)
 	if m := mod(to, width); m != 0 {
 		to += width - m

@@ -6,9 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sync"
 	"syscall"
@@ -24,18 +22,10 @@ import (
 // traffic, and checks after a restart that every event it answered 202 for
 // is stored, and that the summary counts exactly what is stored.
 func TestAcknowledgedEventsSurviveKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the kiln binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "kiln")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build kiln: %v\n%s", err, out)
-	}
+	bin := mustKilnBinary(t)
 	t.Run("SQLite", func(t *testing.T) { testEventsSurviveKill(t, bin, "") })
 	t.Run("PostgreSQL", func(t *testing.T) { testEventsSurviveKill(t, bin, MustPostgresURL(t)) })
 }
-
-var listeningRE = regexp.MustCompile(`msg="api listening" url=(http://\S+)`)
 
 func testEventsSurviveKill(t *testing.T, bin, dbURL string) {
 	ctx := context.Background()

@@ -92,6 +92,12 @@ func testEvents(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.EqualValues(t, 20, got.Series[0].Count)
 		require.EqualValues(t, 20, got.Series[1].Count)
 
+		// A fraction of a second past a bucket's start reaches into it.
+		frac := kiln.SummaryQuery{From: base, To: base.Add(2*time.Hour + 500*time.Millisecond), Interval: kiln.IntervalHour}
+		got, err = store.Summary(ctx, app.ID, frac)
+		require.NoError(t, err)
+		require.Len(t, got.Series, 3)
+
 		d := kiln.SummaryQuery{From: base, To: base.Add(time.Hour), Interval: kiln.IntervalDay}
 		got, err = store.Summary(ctx, app.ID, d)
 		require.NoError(t, err)
