@@ -52,13 +52,14 @@ type Config struct {
 	AuthCacheTTL time.Duration
 	Logger       *slog.Logger
 
+	// Planner, when set, serves POST /v1/plan.
+	Planner Planner
+
 	// IngestKeys, Ingester and Analytics serve the analytics API; without
 	// them its operations answer 503.
 	IngestKeys kiln.IngestKeyService
-	// Planner, when set, serves POST /v1/plan.
-	Planner   Planner
-	Ingester  Ingester
-	Analytics kiln.AnalyticsService
+	Ingester   Ingester
+	Analytics  kiln.AnalyticsService
 }
 
 // Server is the HTTP API.
