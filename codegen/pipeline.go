@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -78,7 +77,8 @@ type PackageInput struct {
 
 // Pipeline implements kiln.Pipeline.
 type Pipeline struct {
-	cfg Config
+	cfg  Config
+	warm *warmState
 }
 
 // New returns a Pipeline; it checks that the template set exists and, when
@@ -93,7 +93,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Planner == nil {
 		return nil, errors.New("codegen: no planner")
 	}
-	p := &Pipeline{cfg: cfg}
+	p := &Pipeline{cfg: cfg, warm: newWarmState()}
 	set, err := p.templateSet()
 	if err != nil {
 		return nil, err
@@ -236,7 +236,7 @@ var checks = []check{
 // generated code), then runs each check inside it.
 func (p *Pipeline) validate(ctx context.Context, b *kiln.Build, dir string, rec kiln.Recorder, report *Report) error {
 	scfg := p.cfg.Sandbox
-	scfg.BuildCache = filepath.Join(p.cfg.CacheDir, "go-build", "owner-"+strconv.FormatInt(b.OwnerID, 10))
+	scfg.BuildCache = p.ownerCache(ctx, b.OwnerID, rec)
 	runner, err := sandbox.New(scfg)
 	if err != nil {
 		return kiln.Errorf(kiln.EUnavailable, "sandbox: %v", err)

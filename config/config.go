@@ -109,6 +109,7 @@ type Build struct {
 	Timeout     time.Duration `koanf:"timeout" help:"longest a build may run"`
 	Concurrency int           `koanf:"concurrency" help:"builds one worker runs at once"`
 	MaxAttempts int           `koanf:"max_attempts" help:"tries after infrastructure failures or lost workers"`
+	WarmCache   bool          `koanf:"warm_cache" help:"compile the template set's dependencies once at start so a new user's first build is fast"`
 }
 
 // Log settings.
@@ -130,7 +131,7 @@ func Default() Config {
 		Planner: "auto",
 		Sandbox: "auto",
 		Blob:    Blob{Kind: "local"},
-		Build:   Build{Timeout: 15 * time.Minute, Concurrency: 2, MaxAttempts: 3},
+		Build:   Build{Timeout: 15 * time.Minute, Concurrency: 2, MaxAttempts: 3, WarmCache: true},
 		Log:     Log{Level: "info", Format: "auto"},
 
 		Analytics: defaultAnalytics(),

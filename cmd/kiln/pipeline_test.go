@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,19 @@ func TestRealPipeline(t *testing.T) {
 			t.Logf("%s %s", l.Time.Format("15:04:05.000"), l.Text)
 		}
 		t.Fatalf("build %s: %s", done.Status, done.Error)
+	}
+	// The server warmed a seed build cache at start; this first build of a
+	// new owner started from a copy of it.
+	page, err := alice.Logs(ctx, b.ID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeded bool
+	for _, l := range page.Items {
+		seeded = seeded || strings.Contains(l.Text, "build cache: a copy of the server's warm cache")
+	}
+	if !seeded {
+		t.Error("the first build did not start from the warm build cache")
 	}
 	arts, err := alice.ListArtifacts(ctx, b.ID)
 	if err != nil {

@@ -50,7 +50,9 @@ func TestKilledWorkerIsRescued(t *testing.T) {
 	defer logFile.Close()
 	w := exec.Command(bin, "worker", "--data-dir", dataDir, "--log-format", "text")
 	w.Stdout, w.Stderr = logFile, logFile
-	w.Env = append(os.Environ(), "KILN_SANDBOX=auto")
+	// No warm build cache: the first build then compiles everything in vet,
+	// which leaves plenty of time to kill the worker mid-build.
+	w.Env = append(os.Environ(), "KILN_SANDBOX=auto", "KILN_BUILD_WARM_CACHE=false")
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
