@@ -233,9 +233,12 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 		Auth: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB),
 		Builds: sqlstore.NewBuildService(m.DB), Idempotency: idem,
 		Usage: sqlstore.NewUsageService(m.DB),
-		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger, Planner: rulesPlanner(),
+		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
 	}
 	if err := m.wireAnalytics(ctx, &apiCfg); err != nil {
+		return err
+	}
+	if apiCfg.Planner, err = m.previewPlanner(); err != nil {
 		return err
 	}
 	if cfg.Dev {

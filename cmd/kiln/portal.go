@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/portal"
 	"github.com/kiln-build/kiln/sqlstore"
 )
@@ -39,4 +40,16 @@ func (m *Main) startPortal(ctx context.Context, baseURL string) (http.Handler, e
 		}
 	}()
 	return p.Handler(), nil
+}
+
+// previewPlanner is the planner behind POST /v1/plan: the one builds use
+// (rules offline, or the configured model), so a previewed plan is what a
+// build of the description would plan. Model calls made for previews are
+// not charged to a build's token budget.
+func (m *Main) previewPlanner() (api.Planner, error) {
+	p, _, err := llmSetup(m.Config, m.Logger, nil)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
