@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -464,6 +465,48 @@ func TestDownloadArtifact(t *testing.T) {
 		t.Cleanup(ts.Close)
 		_, err := client.New(ts.URL).DownloadArtifact(ctx, 1, &bytes.Buffer{})
 		assert.ErrorContains(t, err, "no X-Checksum-Sha256")
+		_, err = client.New(ts.URL).OpenArtifact(ctx, 1)
+		assert.ErrorContains(t, err, "no X-Checksum-Sha256")
+	})
+
+	t.Run("Open", func(t *testing.T) {
+		t.Parallel()
+		_, c, a := setup(t)
+		as, err := c.OpenArtifact(ctx, a.ID)
+		require.NoError(t, err)
+		defer as.Close()
+		b, err := io.ReadAll(as)
+		require.NoError(t, err)
+		assert.Equal(t, a.Name, as.Filename)
+		assert.Equal(t, a.SHA256, as.SHA256)
+		assert.Equal(t, a.Size, as.Size)
+		assert.Equal(t, a.Size, int64(len(b)))
+	})
+
+	t.Run("OpenErrChecksum", func(t *testing.T) {
+		t.Parallel()
+		srv, c, a := setup(t)
+		srv.BadChecksum = true
+		as, err := c.OpenArtifact(ctx, a.ID)
+		require.NoError(t, err, "the checksum is checked at the end of the bytes")
+		defer as.Close()
+		_, err = io.ReadAll(as)
+		assert.True(t, errors.Is(err, client.ErrChecksum), "got %v", err)
+	})
+
+	t.Run("OpenErrShort", func(t *testing.T) {
+		t.Parallel()
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Checksum-Sha256", strings.Repeat("0", 64))
+			w.Header().Set("Content-Length", "10")
+			_, _ = w.Write([]byte("short"))
+		}))
+		t.Cleanup(ts.Close)
+		as, err := client.New(ts.URL).OpenArtifact(ctx, 1)
+		require.NoError(t, err)
+		defer as.Close()
+		_, err = io.ReadAll(as)
+		assert.Error(t, err)
 	})
 }
 

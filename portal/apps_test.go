@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -232,4 +233,94 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestBuildLogAndCancel(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t)
+	b := e.Browser(t)
+	b.MustSignup("ada@example.com")
+	b.Get("/apps/new")
+	first := b.Post("/apps/new", "op", "build", "description", "A todo app with tasks (title)").MustStatus(t, http.StatusSeeOther)
+	id := buildID(t, first.location())
+	base := "/builds/" + itoa(int(id))
+
+	var lj struct {
+		Lines []struct {
+			Seq    int64  `json:"seq"`
+			Stream string `json:"stream"`
+			Text   string `json:"text"`
+		} `json:"lines"`
+		NextAfter int64  `json:"next_after"`
+		Status    string `json:"status"`
+		Terminal  bool   `json:"terminal"`
+		Steps     []struct {
+			Name, Outcome string
+		} `json:"steps"`
+	}
+	p := b.Get(base + "/log.json").MustStatus(t, http.StatusOK)
+	if err := json.Unmarshal([]byte(p.body), &lj); err != nil || lj.Status != "queued" || lj.Terminal || len(lj.Lines) != 0 {
+		t.Fatalf("queued build log.json: %v %s", err, p.body)
+	}
+	e.RunBuild(t, id)
+	p = b.Get(base + "/log.json?after=0").MustStatus(t, http.StatusOK)
+	if err := json.Unmarshal([]byte(p.body), &lj); err != nil || lj.Status != "succeeded" || !lj.Terminal || len(lj.Steps) != 3 || len(lj.Lines) < 5 {
+		t.Fatalf("finished build log.json: %v %s", err, p.body)
+	}
+	var hostile bool
+	for _, l := range lj.Lines {
+		hostile = hostile || l.Text == hostileLine
+	}
+	if !hostile {
+		t.Errorf("log.json lost the raw line: %s", p.body)
+	}
+	p = b.Get(base + "/log.json?after=" + strconv.FormatInt(lj.NextAfter, 10))
+	if err := json.Unmarshal([]byte(p.body), &lj); err != nil || len(lj.Lines) != 0 {
+		t.Fatalf("log.json after the end: %s", p.body)
+	}
+	txt := b.Get(base + "/log.txt").MustStatus(t, http.StatusOK)
+	if !strings.Contains(txt.body, "ok  \tdemo/store\t0.01s\n") || strings.Contains(txt.body, "\x1b") || txt.header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("log.txt:\n%q", txt.body)
+	}
+
+	// A build that ended cannot be canceled; a queued one can.
+	b.Get(base)
+	p = b.Post(base + "/cancel").MustStatus(t, http.StatusSeeOther)
+	b.Get(p.location()).MustContain(t, "The build had already ended.")
+	appURL := regexp.MustCompile(`href="(/apps/\d+)"`).FindStringSubmatch(b.Get(base).body)[1]
+	p = b.Post(appURL + "/rebuild").MustStatus(t, http.StatusSeeOther)
+	second := strings.SplitN(p.location(), "?", 2)[0]
+	b.Get(second).MustContain(t, "Cancel build")
+	p = b.Post(second + "/cancel").MustStatus(t, http.StatusSeeOther)
+	b.Get(p.location()).MustContain(t, "Cancel requested", `data-status="canceled"`, "Rebuild")
+
+	// Anything but a number is no page.
+	b.Get("/builds/abc").MustStatus(t, http.StatusNotFound)
+	b.Get("/builds/99999").MustStatus(t, http.StatusNotFound).MustContain(t, "Not Found")
+}
+
+func TestCompareBuilds(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t)
+	b := e.Browser(t)
+	b.MustSignup("ada@example.com")
+	b.Get("/apps/new")
+	p := b.Post("/apps/new", "op", "build", "description", "A todo app with tasks (title)").MustStatus(t, http.StatusSeeOther)
+	first := buildID(t, p.location())
+	e.RunBuild(t, first)
+	appURL := regexp.MustCompile(`href="(/apps/\d+)"`).FindStringSubmatch(b.Get(p.location()).body)[1]
+	b.Get(appURL + "/diff").MustStatus(t, http.StatusOK).MustContain(t, "has only one build")
+
+	// Edit the spec, build it, compare.
+	form := formOf(t, b.Get(appURL+"/spec").body, "")
+	form.Set("e0.f0.required", "1")
+	form.Set("op", "save-build")
+	p = b.PostForm(appURL+"/spec", form).MustStatus(t, http.StatusSeeOther)
+	second := buildID(t, p.location())
+	e.RunBuild(t, second)
+	b.Get(p.location()).MustContain(t, "Compare with the build before")
+	d := b.Get(appURL + "/diff").MustStatus(t, http.StatusOK)
+	d.MustContain(t, "build #1", "build #2", "field task.title", "<del>string</del>", "<ins>string, required</ins>", "demo-source.tar.gz")
+	b.Get(appURL + "/diff?from=" + itoa(int(second)) + "&to=" + itoa(int(second))).MustContain(t, "The two builds built the same spec", "2 files identical")
+	b.Get(appURL + "/diff?from=999999").MustStatus(t, http.StatusNotFound)
 }

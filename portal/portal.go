@@ -126,6 +126,7 @@ func (p *Portal) routes() {
 	mux.Handle("POST /apps/{id}/spec", p.user(p.saveSpec))
 	mux.Handle("POST /apps/{id}/rebuild", p.user(p.rebuild))
 	mux.Handle("POST /apps/{id}/delete", p.user(p.deleteApp))
+	mux.Handle("GET /apps/{id}/diff", p.user(p.diffPage))
 	mux.Handle("GET /builds/{id}", p.user(p.buildPage))
 	mux.Handle("GET /builds/{id}/log.json", p.user(p.buildLog))
 	mux.Handle("GET /builds/{id}/log.txt", p.user(p.buildLogText))
