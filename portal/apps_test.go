@@ -99,7 +99,7 @@ func TestPlanAdjustBuild(t *testing.T) {
 
 	// Rebuild makes build #2.
 	b.Get(appURL)
-	p = b.Post(appURL + "/rebuild").MustStatus(t, http.StatusSeeOther)
+	p = b.Post(appURL+"/rebuild").MustStatus(t, http.StatusSeeOther)
 	b.Get(p.location()).MustContain(t, "build #2")
 }
 
@@ -114,7 +114,7 @@ func TestSpecEditor(t *testing.T) {
 	bp := b.Get(p.location())
 	appURL := regexp.MustCompile(`href="(/apps/\d+)"`).FindStringSubmatch(bp.body)[1]
 
-	sp := b.Get(appURL + "/spec").MustStatus(t, http.StatusOK).MustContain(t, `name="e0.name" value="task"`)
+	sp := b.Get(appURL+"/spec").MustStatus(t, http.StatusOK).MustContain(t, `name="e0.name" value="task"`)
 	form := formOf(t, sp.body, "")
 	form.Set("e0.plural", "task") // same as the name
 	form.Set("op", "save")
@@ -258,12 +258,12 @@ func TestBuildLogAndCancel(t *testing.T) {
 			Name, Outcome string
 		} `json:"steps"`
 	}
-	p := b.Get(base + "/log.json").MustStatus(t, http.StatusOK)
+	p := b.Get(base+"/log.json").MustStatus(t, http.StatusOK)
 	if err := json.Unmarshal([]byte(p.body), &lj); err != nil || lj.Status != "queued" || lj.Terminal || len(lj.Lines) != 0 {
 		t.Fatalf("queued build log.json: %v %s", err, p.body)
 	}
 	e.RunBuild(t, id)
-	p = b.Get(base + "/log.json?after=0").MustStatus(t, http.StatusOK)
+	p = b.Get(base+"/log.json?after=0").MustStatus(t, http.StatusOK)
 	if err := json.Unmarshal([]byte(p.body), &lj); err != nil || lj.Status != "succeeded" || !lj.Terminal || len(lj.Steps) != 3 || len(lj.Lines) < 5 {
 		t.Fatalf("finished build log.json: %v %s", err, p.body)
 	}
@@ -278,20 +278,20 @@ func TestBuildLogAndCancel(t *testing.T) {
 	if err := json.Unmarshal([]byte(p.body), &lj); err != nil || len(lj.Lines) != 0 {
 		t.Fatalf("log.json after the end: %s", p.body)
 	}
-	txt := b.Get(base + "/log.txt").MustStatus(t, http.StatusOK)
+	txt := b.Get(base+"/log.txt").MustStatus(t, http.StatusOK)
 	if !strings.Contains(txt.body, "ok  \tdemo/store\t0.01s\n") || strings.Contains(txt.body, "\x1b") || txt.header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Errorf("log.txt:\n%q", txt.body)
 	}
 
 	// A build that ended cannot be canceled; a queued one can.
 	b.Get(base)
-	p = b.Post(base + "/cancel").MustStatus(t, http.StatusSeeOther)
+	p = b.Post(base+"/cancel").MustStatus(t, http.StatusSeeOther)
 	b.Get(p.location()).MustContain(t, "The build had already ended.")
 	appURL := regexp.MustCompile(`href="(/apps/\d+)"`).FindStringSubmatch(b.Get(base).body)[1]
-	p = b.Post(appURL + "/rebuild").MustStatus(t, http.StatusSeeOther)
+	p = b.Post(appURL+"/rebuild").MustStatus(t, http.StatusSeeOther)
 	second := strings.SplitN(p.location(), "?", 2)[0]
 	b.Get(second).MustContain(t, "Cancel build")
-	p = b.Post(second + "/cancel").MustStatus(t, http.StatusSeeOther)
+	p = b.Post(second+"/cancel").MustStatus(t, http.StatusSeeOther)
 	b.Get(p.location()).MustContain(t, "Cancel requested", `data-status="canceled"`, "Rebuild")
 
 	// Anything but a number is no page.
@@ -309,7 +309,7 @@ func TestCompareBuilds(t *testing.T) {
 	first := buildID(t, p.location())
 	e.RunBuild(t, first)
 	appURL := regexp.MustCompile(`href="(/apps/\d+)"`).FindStringSubmatch(b.Get(p.location()).body)[1]
-	b.Get(appURL + "/diff").MustStatus(t, http.StatusOK).MustContain(t, "has only one build")
+	b.Get(appURL+"/diff").MustStatus(t, http.StatusOK).MustContain(t, "has only one build")
 
 	// Edit the spec, build it, compare.
 	form := formOf(t, b.Get(appURL+"/spec").body, "")
@@ -319,8 +319,8 @@ func TestCompareBuilds(t *testing.T) {
 	second := buildID(t, p.location())
 	e.RunBuild(t, second)
 	b.Get(p.location()).MustContain(t, "Compare with the build before")
-	d := b.Get(appURL + "/diff").MustStatus(t, http.StatusOK)
+	d := b.Get(appURL+"/diff").MustStatus(t, http.StatusOK)
 	d.MustContain(t, "build #1", "build #2", "field task.title", "<del>string</del>", "<ins>string, required</ins>", "demo-source.tar.gz")
-	b.Get(appURL + "/diff?from=" + itoa(int(second)) + "&to=" + itoa(int(second))).MustContain(t, "The two builds built the same spec", "2 files identical")
-	b.Get(appURL + "/diff?from=999999").MustStatus(t, http.StatusNotFound)
+	b.Get(appURL+"/diff?from="+itoa(int(second))+"&to="+itoa(int(second))).MustContain(t, "The two builds built the same spec", "2 files identical")
+	b.Get(appURL+"/diff?from=999999").MustStatus(t, http.StatusNotFound)
 }

@@ -51,7 +51,7 @@ func TestPageWeight(t *testing.T) {
 	MustApps(t, e, "ada@example.com", 500)
 	assets := 0
 	for _, a := range []string{"kiln.css", "kiln.js", "favicon.svg"} {
-		assets += len(b.Get("/static/" + a).MustStatus(t, http.StatusOK).body)
+		assets += len(b.Get("/static/"+a).MustStatus(t, http.StatusOK).body)
 	}
 	for _, path := range []string{"/", "/apps/new", "/account", "/admin"} {
 		p := b.Get(path).MustStatus(t, http.StatusOK)

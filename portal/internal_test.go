@@ -55,7 +55,7 @@ func TestSpecForm(t *testing.T) {
 	// What the editor renders, posted back, is the same spec.
 	form := url.Values{"spec.name": {"shop"}, "spec.summary": {" A shop "}, "entities": {"2"}, "relations": {"1"},
 		"spec.features": {"ui", "search", "bogus"},
-		"e0.name": {"customer"}, "e0.plural": {"customers"}, "e0.fields": {"1"},
+		"e0.name":       {"customer"}, "e0.plural": {"customers"}, "e0.fields": {"1"},
 		"e0.f0.name": {"name"}, "e0.f0.type": {"string"}, "e0.f0.required": {"1"}, "e0.f0.unique": {"1"},
 		"e1.name": {"order"}, "e1.plural": {"orders"}, "e1.fields": {"3"},
 		"e1.f0.name": {"total"}, "e1.f0.type": {"decimal"}, "e1.f0.default": {"1.5"},
@@ -78,8 +78,12 @@ func TestSpecForm(t *testing.T) {
 		op    string
 		check func(*specForm) bool
 	}{
-		{"add-field:1", func(f *specForm) bool { return len(f.Entities[1].Fields) == 4 && f.Entities[1].Fields[3].Type == "string" }},
-		{"del-field:1:0", func(f *specForm) bool { return len(f.Entities[1].Fields) == 2 && f.Entities[1].Fields[0].Name == "paid" }},
+		{"add-field:1", func(f *specForm) bool {
+			return len(f.Entities[1].Fields) == 4 && f.Entities[1].Fields[3].Type == "string"
+		}},
+		{"del-field:1:0", func(f *specForm) bool {
+			return len(f.Entities[1].Fields) == 2 && f.Entities[1].Fields[0].Name == "paid"
+		}},
 		{"add-entity", func(f *specForm) bool { return len(f.Entities) == 3 }},
 		{"del-entity:0", func(f *specForm) bool { return len(f.Entities) == 1 && f.Entities[0].Name == "order" }},
 		{"add-relation", func(f *specForm) bool { return len(f.Relations) == 2 }},

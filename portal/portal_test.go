@@ -30,7 +30,7 @@ func TestSignupVerifyLogin(t *testing.T) {
 	b.Get("/dev/mailbox").MustStatus(t, http.StatusOK).MustContain(t, `class="mail-link"`)
 	token := strings.TrimPrefix(msg.Link, e.srv.URL+"/verify-email?token=")
 	// Opening the link does not use the token: a button does.
-	b.Get("/verify-email?token=" + token).MustStatus(t, http.StatusOK).MustContain(t, "Verify my email address")
+	b.Get("/verify-email?token="+token).MustStatus(t, http.StatusOK).MustContain(t, "Verify my email address")
 	b.Post("/verify-email", "token", "wrong").MustStatus(t, http.StatusUnprocessableEntity).MustContain(t, "invalid, used already or expired")
 	b.Get("/verify-email?token=" + token)
 	p = b.Post("/verify-email", "token", token).MustStatus(t, http.StatusSeeOther)

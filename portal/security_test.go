@@ -95,8 +95,8 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 		}
 	}
 	bob.Get("/")
-	bob.Post(appURL + "/rebuild").MustStatus(t, http.StatusNotFound)
-	bob.Post(appURL + "/delete").MustStatus(t, http.StatusNotFound)
+	bob.Post(appURL+"/rebuild").MustStatus(t, http.StatusNotFound)
+	bob.Post(appURL+"/delete").MustStatus(t, http.StatusNotFound)
 	bob.Get("/admin").MustStatus(t, http.StatusForbidden).MustContain(t, "only administrators")
 	ada.Get("/admin").MustStatus(t, http.StatusOK).MustContain(t, "bob@example.com", "All builds")
 }
