@@ -342,6 +342,27 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Fatalf("the new token does not work: %v", err)
 	}
 	ada.screenshot("account-token")
+
+	// The dashboard follows a running build: cancel one through the API
+	// with the new token and watch its status change without reloading.
+	ada.do("start another slow build",
+		chromedp.Navigate(base+"/apps/new"),
+		chromedp.SetValue(chromedp.CSS(`#description`), "another slow app with notes (body)"),
+		chromedp.SetValue(chromedp.CSS(`#name`), "notes"),
+		chromedp.Click(`//button[text()="Build without reviewing the plan"]`),
+		chromedp.WaitVisible(`//div[contains(@class, "line") and contains(., "pkg39")]`))
+	var slowID int64
+	fmt.Sscanf(evalIn[string](ada, `location.pathname`), "/builds/%d", &slowID)
+	ada.do("the dashboard shows it running",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`//tr[td/a[text()="notes"]]//span[@data-status="validating"]`))
+	if _, err := client.New(base, client.WithToken(secret)).CancelBuild(context.Background(), slowID); err != nil {
+		t.Fatalf("cancel through the API: %v", err)
+	}
+	ada.do("the dashboard shows it canceled",
+		chromedp.WaitVisible(`//tr[td/a[text()="notes"]]//span[@data-status="canceled"]`))
+
+	ada.do("back to the account page", chromedp.Navigate(base+"/account"), chromedp.WaitVisible(`//button[text()="Revoke"]`))
 	ada.do("revoke it",
 		chromedp.Click(`//button[text()="Revoke"]`),
 		chromedp.WaitVisible(`//p[text()="You have no API tokens."]`))
