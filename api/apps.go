@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -58,8 +59,10 @@ type appUpdateInput struct {
 type specOutput struct{ Body *kiln.AppSpec }
 
 type specPutInput struct {
-	ID   int64 `path:"id" minimum:"1" doc:"App id."`
-	Body *kiln.AppSpec
+	ID int64 `path:"id" minimum:"1" doc:"App id."`
+	// RawBody is parsed with kiln.ParseSpec, the one strict AppSpec
+	// parser, so the API, the CLI and spec files report the same errors.
+	RawBody []byte `contentType:"application/json"`
 }
 
 type appBuildsInput struct {
@@ -147,14 +150,27 @@ func (s *Server) registerApps() {
 			return &specOutput{Body: app.Spec}, nil
 		})
 
-	huma.Register(s.api, op("set-app-spec", http.MethodPut, "/v1/apps/{id}/spec", "Replace an app's AppSpec; the next build uses it", "apps", true),
-		func(ctx context.Context, in *specPutInput) (*appOutput, error) {
-			app, err := s.cfg.Apps.SetAppSpec(ctx, in.ID, in.Body)
-			if err != nil {
-				return nil, s.err.problem(ctx, err)
-			}
-			return &appOutput{Body: app}, nil
-		})
+	o = op("set-app-spec", http.MethodPut, "/v1/apps/{id}/spec", "Replace an app's AppSpec; the next build uses it", "apps", true)
+	o.Description = "The body is an AppSpec, parsed strictly: an unknown key or a value of the wrong type is a 422 whose errors name its path " +
+		"(`entities[1].fields[0].colour`), as are the rules the spec must follow."
+	o.MaxBodyBytes = kiln.MaxSpecBytes + 1 // a larger spec gets ParseSpec's 413, which names the limit
+	o.SkipValidateBody = true              // ParseSpec validates
+	// Huma fills in this RequestBody; being a pointer, it is the one the
+	// document shows, fixed up below.
+	o.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{}}
+	huma.Register(s.api, o, func(ctx context.Context, in *specPutInput) (*appOutput, error) {
+		spec, err := kiln.ParseSpec(in.RawBody)
+		if err != nil {
+			return nil, s.err.problem(ctx, err)
+		}
+		app, err := s.cfg.Apps.SetAppSpec(ctx, in.ID, spec)
+		if err != nil {
+			return nil, s.err.problem(ctx, err)
+		}
+		return &appOutput{Body: app}, nil
+	})
+	// Document the body as an AppSpec (RawBody alone would say "binary").
+	o.RequestBody.Content["application/json"].Schema = s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[kiln.AppSpec](), true, "")
 
 	huma.Register(s.api, op("list-app-builds", http.MethodGet, "/v1/apps/{id}/builds", "List an app's builds", "builds", true),
 		func(ctx context.Context, in *appBuildsInput) (*buildListOutput, error) {

@@ -98,6 +98,7 @@ func New(cfg Config) *Server {
 	s.registerAuth()
 	s.registerApps()
 	s.registerBuilds()
+	s.registerDiff()
 	s.registerAdmin()
 	s.registerIngestKeys()
 	s.registerPlan()

@@ -41,6 +41,7 @@ var Operations = []string{
 	"POST /v1/builds/{id}/cancel",
 	"GET /v1/builds/{id}/logs",
 	"GET /v1/builds/{id}/artifacts",
+	"GET /v1/builds/{id}/diff",
 	"GET /v1/artifacts/{id}/content",
 	"GET /v1/admin/users",
 	"POST /v1/admin/grant",
@@ -135,6 +136,8 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 		return s.withBuild(op), false
 	case "GET /v1/artifacts/{id}/content":
 		return s.artifactContent, false
+	case "GET /v1/builds/{id}/diff":
+		return s.diffBuilds, false
 	case "GET /v1/admin/users":
 		return s.adminUsers, false
 	case "POST /v1/admin/grant":
