@@ -1,13 +1,17 @@
 package api
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -29,9 +33,10 @@ type buildDetail struct {
 type buildDetailOutput struct{ Body buildDetail }
 
 type logsInput struct {
-	ID    int64 `path:"id" minimum:"1" doc:"Build id."`
-	After int64 `query:"after" minimum:"0" doc:"Only lines with a larger seq (the next_after of the previous call)."`
-	Limit int   `query:"limit" minimum:"0" maximum:"5000" doc:"Lines per call (default 1000)."`
+	ID     int64  `path:"id" minimum:"1" doc:"Build id."`
+	After  int64  `query:"after" minimum:"0" doc:"Only lines with a larger seq (the next_after of the previous call)."`
+	Limit  int    `query:"limit" minimum:"0" maximum:"5000" doc:"Lines per call (default 1000); text ignores it."`
+	Format string `query:"format" enum:"json,text" doc:"json (default): one page of lines; text: the whole log (after after) as a plain-text download."`
 }
 
 type logsBody struct {
@@ -82,28 +87,47 @@ func (s *Server) registerBuilds() {
 		return &buildOutput{Body: b}, nil
 	})
 
-	huma.Register(s.api, op("get-build-logs", http.MethodGet, "/v1/builds/{id}/logs", "Read a build's log", "builds", true),
-		func(ctx context.Context, in *logsInput) (*logsOutput, error) {
-			// Read the status first: lines written before a final status are
-			// then all visible, so "final and empty" means complete.
-			b, err := s.cfg.Builds.FindBuildByID(ctx, in.ID)
-			if err != nil {
-				return nil, s.err.problem(ctx, err)
+	o = op("get-build-logs", http.MethodGet, "/v1/builds/{id}/logs", "Read a build's log", "builds", true)
+	o.Description = "One page of log lines as JSON, or with `format=text` the whole log as a plain-text download, one line per log line " +
+		"(`TIME TEXT`; system lines start with `==> `, stderr lines with `! `). To follow a running build, use its event stream."
+	o.Responses = map[string]*huma.Response{"200": {
+		Description: "The log lines.",
+		Content: map[string]*huma.MediaType{
+			"application/json": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(logsBody{}), true, "LogsBody")},
+			"text/plain":       {Schema: &huma.Schema{Type: "string"}},
+		},
+	}}
+	huma.Register(s.api, o, func(ctx context.Context, in *logsInput) (*huma.StreamResponse, error) {
+		// Read the status first: lines written before a final status are
+		// then all visible, so "final and empty" means complete.
+		b, err := s.cfg.Builds.FindBuildByID(ctx, in.ID)
+		if err != nil {
+			return nil, s.err.problem(ctx, err)
+		}
+		if in.Format == "text" {
+			return s.logText(ctx, b, in.After), nil
+		}
+		limit := in.Limit
+		if limit == 0 {
+			limit = 1000
+		}
+		lines, err := s.cfg.Builds.FindLogs(ctx, in.ID, in.After, limit)
+		if err != nil {
+			return nil, s.err.problem(ctx, err)
+		}
+		next := in.After
+		if len(lines) > 0 {
+			next = lines[len(lines)-1].Seq
+		}
+		body := logsBody{Items: nonNil(lines), NextAfter: next, BuildStatus: b.Status}
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			hctx.SetHeader("Content-Type", "application/json")
+			hctx.SetStatus(http.StatusOK)
+			if err := json.NewEncoder(hctx.BodyWriter()).Encode(body); err != nil {
+				s.log.InfoContext(ctx, "write log page", slog.Any("error", err))
 			}
-			limit := in.Limit
-			if limit == 0 {
-				limit = 1000
-			}
-			lines, err := s.cfg.Builds.FindLogs(ctx, in.ID, in.After, limit)
-			if err != nil {
-				return nil, s.err.problem(ctx, err)
-			}
-			next := in.After
-			if len(lines) > 0 {
-				next = lines[len(lines)-1].Seq
-			}
-			return &logsOutput{Body: logsBody{Items: nonNil(lines), NextAfter: next, BuildStatus: b.Status}}, nil
-		})
+		}}, nil
+	})
 
 	huma.Register(s.api, op("list-build-artifacts", http.MethodGet, "/v1/builds/{id}/artifacts", "List a build's artifacts", "builds", true),
 		func(ctx context.Context, in *IDPath) (*artifactListOutput, error) {
@@ -149,4 +173,40 @@ func (s *Server) registerBuilds() {
 			}
 		}}, nil
 	})
+}
+
+// logText streams a build's whole log (after seq after) as plain text.
+func (s *Server) logText(ctx context.Context, b *kiln.Build, after int64) *huma.StreamResponse {
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		hctx.SetHeader("Content-Type", "text/plain; charset=utf-8")
+		hctx.SetHeader("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fmt.Sprintf("build-%d.log", b.ID)}))
+		hctx.SetStatus(http.StatusOK)
+		w := bufio.NewWriterSize(hctx.BodyWriter(), 32<<10)
+		for {
+			lines, err := s.cfg.Builds.FindLogs(ctx, b.ID, after, 5000)
+			if err != nil {
+				// The status is sent: abort so the client sees a broken
+				// transfer, not a silently short log.
+				s.log.ErrorContext(ctx, "stream log text", slog.Int64("build_id", b.ID), slog.Any("error", err))
+				panic(http.ErrAbortHandler)
+			}
+			for _, l := range lines {
+				prefix := ""
+				switch l.Stream {
+				case kiln.StreamSystem:
+					prefix = "==> "
+				case kiln.StreamStderr:
+					prefix = "! "
+				}
+				fmt.Fprintf(w, "%s %s%s\n", l.Time.UTC().Format(time.RFC3339Nano), prefix, l.Text)
+			}
+			if len(lines) < 5000 {
+				break
+			}
+			after = lines[len(lines)-1].Seq
+		}
+		if err := w.Flush(); err != nil {
+			s.log.InfoContext(ctx, "stream log text", slog.Int64("build_id", b.ID), slog.Any("error", err))
+		}
+	}}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/eventbus"
 	"github.com/kiln-build/kiln/telemetry"
 )
 
@@ -39,6 +40,11 @@ type Config struct {
 	Usage       kiln.UsageService
 	Idempotency kiln.IdempotencyStore
 	Blobs       Blobs
+	// Events and Bus serve the live event streams; without Events there
+	// are none.
+	Events BuildEventStore
+	Bus    *eventbus.Bus
+	Stream StreamConfig
 	// Ready reports whether the server can serve (database reachable,
 	// migrations current); /readyz calls it.
 	Ready func(ctx context.Context) error
@@ -74,6 +80,7 @@ type Server struct {
 	idem    *idempotency
 	// authCache is nil when turned off.
 	authCache *authCache
+	streams   *streams
 }
 
 // New builds the API and its routes.
@@ -103,6 +110,7 @@ func New(cfg Config) *Server {
 	s.registerIngestKeys()
 	s.registerPlan()
 	s.registerAnalytics()
+	s.registerStreams()
 	s.registerOps(mux)
 	s.mux = mux
 	s.handler = s.observe(s.authenticate(s.idem.middleware(mux)))

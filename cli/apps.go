@@ -100,7 +100,7 @@ exit status is 0 when it succeeded and 1 otherwise.`,
 		example: `  kiln apps create "a library with books (title, author, year) and loans" --name library --wait
   kiln apps create - < description.txt
   kiln apps plan "a todo app with tasks" > kiln.json && kiln apps create "a todo app with tasks" --spec kiln.json`,
-		ops:  []string{"POST /v1/apps", "GET /v1/builds/{id}/logs", "GET /v1/builds/{id}"},
+		ops:  []string{"POST /v1/apps", "GET /v1/builds/{id}/events", "GET /v1/builds/{id}"},
 		args: []string{"DESCRIPTION"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			desc := args[0]
@@ -354,7 +354,7 @@ func (r *runner) appsRebuildCmd() *cobra.Command {
 'kiln apps spec set'). With --wait, follow the log and exit with the build's
 outcome.`,
 		example: `  kiln apps rebuild library --wait`,
-		ops:     []string{"POST /v1/apps/{id}/builds", "GET /v1/apps", "GET /v1/builds/{id}/logs", "GET /v1/builds/{id}"},
+		ops:     []string{"POST /v1/apps/{id}/builds", "GET /v1/apps", "GET /v1/builds/{id}/events", "GET /v1/builds/{id}"},
 		args:    []string{"APP"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			s, id, err := r.authedApp(ctx, cmd, args[0])

@@ -539,5 +539,5 @@ environment variable, or an Authorization: Bearer header.`,
 			return nil
 		},
 	})
-	return r.group("tokens", "Manage API tokens", `Create, list and revoke API tokens: long-lived credentials for scripts and CI.`, create, list, revoke)
+	return r.group("tokens", "Manage API tokens", `Create, list and revoke API tokens: long-lived credentials for scripts and CI.`, create, list, revoke, r.streamTicketCmd())
 }

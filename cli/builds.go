@@ -36,7 +36,8 @@ func (e *BuildError) Error() string {
 	return fmt.Sprintf("build %d (#%d) ended %s", b.ID, b.Number, b.Status)
 }
 
-// follow prints a build's log lines after seq until the build ends, then
+// follow prints a build's log lines after seq, following its event stream
+// until the build ends (reconnecting and resuming as needed), then
 // returns the final build, with a *BuildError unless it succeeded. Log
 // lines go to stdout in table mode (as text) and json mode (one object per
 // line); in yaml mode, and whenever a final document follows, to stderr.
@@ -46,7 +47,16 @@ func (r *runner) follow(ctx context.Context, cmd *cobra.Command, s *session, bui
 		w = errw(cmd) // stdout carries the final document
 	}
 	print := r.lineWriter(cmd, w)
-	if _, err := s.FollowLogs(ctx, buildID, client.FollowOptions{After: after, Interval: r.pollInterval}, print); err != nil {
+	opts := client.StreamOptions{After: after, OnReconnect: func(err error) {
+		fmt.Fprintf(errw(cmd), "(connection to the server lost: %s; resuming…)\n", safe(err.Error()))
+	}}
+	_, err := s.FollowBuild(ctx, buildID, opts, func(e *kiln.BuildEvent) error {
+		if l := e.LogLine(); l != nil {
+			return print(l)
+		}
+		return nil
+	})
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("stopped following build %d; it goes on on the server (stop it with: kiln builds cancel %d)", buildID, buildID)
 		}
@@ -103,7 +113,7 @@ func (r *runner) buildsCmd() *cobra.Command {
 	return r.group("builds", "List, inspect, follow and cancel builds",
 		`A build is one run of the pipeline for an app: plan, generate, validate, package.
 BUILD is a build id, as shown by 'kiln builds list'.`,
-		r.buildsListCmd(), r.buildsGetCmd(), r.buildsLogsCmd(), r.buildsCancelCmd(), r.buildsDiffCmd(),
+		r.buildsListCmd(), r.buildsGetCmd(), r.buildsLogsCmd(), r.buildsCancelCmd(), r.buildsDiffCmd(), r.buildsEventsCmd(),
 	)
 }
 
@@ -216,18 +226,21 @@ func (r *runner) buildsGetCmd() *cobra.Command {
 }
 
 func (r *runner) buildsLogsCmd() *cobra.Command {
-	var followFlag bool
+	var followFlag, text bool
 	var after int64
 	cmd := r.leaf(command{
 		use:   "logs BUILD",
 		short: "Print a build's log, or follow it with -f",
 		long: `Print a build's log lines. With -f, keep following until the build ends
 and exit with its outcome: 0 when it succeeded, 1 when it failed or was
-canceled. -o json prints one JSON object per line.`,
+canceled; the stream survives server restarts by reconnecting and resuming
+after the last line it printed. -o json prints one JSON object per line.
+--text prints the whole log as the server's plain-text download.`,
 		example: `  kiln builds logs 42
   kiln builds logs -f 42
-  kiln builds logs 42 --after 100 -o json`,
-		ops:  []string{"GET /v1/builds/{id}/logs", "GET /v1/builds/{id}"},
+  kiln builds logs 42 --after 100 -o json
+  kiln builds logs 42 --text > build-42.log`,
+		ops:  []string{"GET /v1/builds/{id}/logs", "GET /v1/builds/{id}/events", "GET /v1/builds/{id}"},
 		args: []string{"BUILD"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			id, err := parseID(cmd, "BUILD", args[0])
@@ -237,9 +250,22 @@ canceled. -o json prints one JSON object per line.`,
 			if after < 0 {
 				return usageErrorf(cmd, "--after must not be negative")
 			}
+			if text && followFlag {
+				return usageErrorf(cmd, "--text and --follow do not go together")
+			}
 			s, err := r.authed(cmd)
 			if err != nil {
 				return err
+			}
+			if text {
+				if !r.isTerminal(out(cmd)) {
+					return s.DownloadLog(ctx, id, after, out(cmd))
+				}
+				w := &safeLineWriter{w: out(cmd)}
+				if err := s.DownloadLog(ctx, id, after, w); err != nil {
+					return err
+				}
+				return w.Close()
 			}
 			if followFlag {
 				_, err := r.follow(ctx, cmd, s, id, after)
@@ -273,6 +299,7 @@ canceled. -o json prints one JSON object per line.`,
 	})
 	cmd.Flags().BoolVarP(&followFlag, "follow", "f", false, "follow the log until the build ends; exit with its outcome")
 	cmd.Flags().Int64Var(&after, "after", 0, "only lines after this sequence number")
+	cmd.Flags().BoolVar(&text, "text", false, "print the whole log as plain text (TIME TEXT per line), as the server renders it")
 	return cmd
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/auth"
+	"github.com/kiln-build/kiln/eventbus"
 	"github.com/kiln-build/kiln/mail"
 	"github.com/kiln-build/kiln/sqlstore"
 )
@@ -42,7 +43,12 @@ func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 		BaseURL: "http://" + ts.Listener.Addr().String(),
 	}, logger)
 	require.NoError(t, err)
+	events := sqlstore.NewBuildEventService(db)
+	bus := eventbus.New(eventbus.Config{Source: events, Logger: logger})
+	t.Cleanup(bus.Close)
 	ts.Config.Handler = api.New(api.Config{
+		Events:      events,
+		Bus:         bus,
 		Auth:        authSvc,
 		Users:       sqlstore.NewUserService(db),
 		Apps:        sqlstore.NewAppService(db),

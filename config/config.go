@@ -36,6 +36,7 @@ type Config struct {
 	Sandbox  string   `koanf:"sandbox" help:"auto, required or none"`
 	Blob     Blob     `koanf:"blob"`
 	Build    Build    `koanf:"build"`
+	Stream   Stream   `koanf:"stream"`
 	Log      Log      `koanf:"log"`
 	// Analytics configures event ingest, rollups and retention.
 	Analytics Analytics `koanf:"analytics"`
@@ -110,6 +111,9 @@ type Build struct {
 	Concurrency int           `koanf:"concurrency" help:"builds one worker runs at once"`
 	MaxAttempts int           `koanf:"max_attempts" help:"tries after infrastructure failures or lost workers"`
 	WarmCache   bool          `koanf:"warm_cache" help:"compile the template set's dependencies once at start so a new user's first build is fast"`
+	// LogRetention is how long a build's log lines are kept after it
+	// ended; 0 keeps them forever. Its other events stay.
+	LogRetention time.Duration `koanf:"log_retention" help:"delete build log lines this long after the build ended; 0 keeps them"`
 }
 
 // Log settings.
@@ -132,6 +136,7 @@ func Default() Config {
 		Sandbox: "auto",
 		Blob:    Blob{Kind: "local"},
 		Build:   Build{Timeout: 15 * time.Minute, Concurrency: 2, MaxAttempts: 3, WarmCache: true},
+		Stream:  defaultStream(),
 		Log:     Log{Level: "info", Format: "auto"},
 
 		Analytics: defaultAnalytics(),
@@ -211,6 +216,7 @@ func (c *Config) Validate() error {
 		bad("build.max_attempts", "must be between 1 and 20")
 	}
 	errs = append(errs, c.Analytics.validate()...)
+	c.validateStream(bad)
 	return errors.Join(errs...)
 }
 

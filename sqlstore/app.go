@@ -148,6 +148,9 @@ func (db *DB) insertBuild(ctx context.Context, c conn, app *kiln.App, number int
 	if err != nil {
 		return nil, fmt.Errorf("insert build: %w", err)
 	}
+	if err := db.appendEvents(ctx, c, b.ID, []*kiln.BuildEvent{statusEvent(now, kiln.BuildQueued, "")}); err != nil {
+		return nil, err
+	}
 	if err := db.enqueueBuild(ctx, c.tx, b.ID); err != nil {
 		return nil, err
 	}

@@ -176,7 +176,10 @@ func (s *BuildService) CancelBuild(ctx context.Context, id int64) (*kiln.Build, 
 				WHERE id = ?`, string(kiln.BuildCanceled), db.ts(now), id); err != nil {
 				return fmt.Errorf("cancel build: %w", err)
 			}
-			return db.appendLogs(ctx, c, id, []*kiln.LogLine{systemLine(now, "canceled by the user before it started")})
+			return db.appendEvents(ctx, c, id, []*kiln.BuildEvent{
+				logEvent(systemLine(now, "canceled by the user before it started")),
+				endEvent(now, b, kiln.BuildCanceled, ""),
+			})
 		}
 		if _, err := c.exec(ctx, "UPDATE builds SET cancel_requested = TRUE WHERE id = ?", id); err != nil {
 			return fmt.Errorf("request build cancel: %w", err)

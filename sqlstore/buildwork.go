@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,21 +126,31 @@ func (w *BuildWork) SetBuildStatus(ctx context.Context, id int64, lease string, 
 	}
 	step = cleanText(step, maxStepNameLen)
 	db := w.db
-	set, args := []string{"heartbeat_at = ?"}, []any{db.ts(db.nowUTC())}
-	if status != "" {
-		set, args = append(set, "status = ?"), append(args, string(status))
-	}
-	if step != "" {
-		set, args = append(set, "step = ?"), append(args, step)
-	}
-	ok, err := db.write().execOne(ctx, "UPDATE builds SET "+strings.Join(set, ", ")+" WHERE id = ? AND lease = ?",
-		append(args, id, lease)...)
-	if err != nil {
-		return fmt.Errorf("set build status: %w", err)
-	} else if !ok {
-		return db.leaseError(ctx, db.read(), id)
-	}
-	return nil
+	return db.inTx(ctx, func(c conn) error {
+		var cur kiln.BuildStatus
+		var curStep string
+		err := c.row(ctx, "SELECT status, step FROM builds WHERE id = ? AND lease = ?"+db.forUpdate(), id, lease).Scan(&cur, &curStep)
+		if errors.Is(err, sql.ErrNoRows) {
+			return db.leaseError(ctx, c, id)
+		} else if err != nil {
+			return fmt.Errorf("set build status: %w", err)
+		}
+		now := db.nowUTC()
+		set, args := []string{"heartbeat_at = ?"}, []any{db.ts(now)}
+		if status != "" {
+			set, args = append(set, "status = ?"), append(args, string(status))
+		}
+		if step != "" {
+			set, args = append(set, "step = ?"), append(args, step)
+		}
+		if _, err := c.exec(ctx, "UPDATE builds SET "+strings.Join(set, ", ")+" WHERE id = ?", append(args, id)...); err != nil {
+			return fmt.Errorf("set build status: %w", err)
+		}
+		if status == "" || (status == cur && (step == "" || step == curStep)) {
+			return nil // no news for watchers
+		}
+		return db.appendEvents(ctx, c, id, []*kiln.BuildEvent{statusEvent(now, status, cmp.Or(step, curStep))})
+	})
 }
 
 // SetBuildSpec records the spec the build uses and makes it the app's
@@ -190,7 +202,9 @@ func (w *BuildWork) StartStep(ctx context.Context, buildID int64, name string) (
 		if err != nil {
 			return fmt.Errorf("start step: %w", err)
 		}
-		return nil
+		return db.appendEvents(ctx, c, buildID, []*kiln.BuildEvent{{Time: s.StartedAt, Kind: kiln.EventStep, Step: &kiln.StepEvent{
+			ID: s.ID, Name: s.Name, Phase: kiln.StepStarted, Outcome: kiln.StepRunning,
+		}}})
 	})
 	if err != nil {
 		return nil, err
@@ -208,20 +222,23 @@ func (w *BuildWork) FinishStep(ctx context.Context, stepID int64, outcome kiln.S
 		return kiln.FieldErrorf("outcome", "must be succeeded, failed, skipped or canceled, not %q", outcome)
 	}
 	db := w.db
-	ok, err := db.write().execOne(ctx, "UPDATE build_steps SET outcome = ?, error = ?, finished_at = ? WHERE id = ? AND finished_at IS NULL",
-		string(outcome), cleanText(errMsg, maxErrorLen), db.ts(db.nowUTC()), stepID)
-	if err != nil {
-		return fmt.Errorf("finish step: %w", err)
-	} else if ok {
-		return nil
-	}
-	var n int
-	if err := db.read().row(ctx, "SELECT count(*) FROM build_steps WHERE id = ?", stepID).Scan(&n); err != nil {
-		return fmt.Errorf("finish step: %w", err)
-	} else if n == 0 {
-		return kiln.Errorf(kiln.ENotFound, "step %d not found", stepID)
-	}
-	return kiln.Errorf(kiln.EConflict, "step %d has already finished", stepID)
+	return db.inTx(ctx, func(c conn) error {
+		now := db.nowUTC()
+		s, err := scanStep(c.row(ctx, "UPDATE build_steps SET outcome = ?, error = ?, finished_at = ? WHERE id = ? AND finished_at IS NULL RETURNING "+
+			cols("", stepColumns...), string(outcome), cleanText(errMsg, maxErrorLen), db.ts(now), stepID))
+		if err == nil {
+			return db.appendEvents(ctx, c, s.BuildID, []*kiln.BuildEvent{stepFinishedEvent(now, s)})
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("finish step: %w", err)
+		}
+		var n int
+		if err := c.row(ctx, "SELECT count(*) FROM build_steps WHERE id = ?", stepID).Scan(&n); err != nil {
+			return fmt.Errorf("finish step: %w", err)
+		} else if n == 0 {
+			return kiln.Errorf(kiln.ENotFound, "step %d not found", stepID)
+		}
+		return kiln.Errorf(kiln.EConflict, "step %d has already finished", stepID)
+	})
 }
 
 // AppendLogs stores lines in order, filling each one's BuildID and Seq
@@ -249,49 +266,6 @@ func (w *BuildWork) AppendLogs(ctx context.Context, buildID int64, lines []*kiln
 // systemLine returns a system log line.
 func systemLine(t time.Time, format string, args ...any) *kiln.LogLine {
 	return &kiln.LogLine{Time: t, Stream: kiln.StreamSystem, Text: fmt.Sprintf(format, args...)}
-}
-
-// appendLogs stores lines inside c's transaction; see AppendLogs.
-func (db *DB) appendLogs(ctx context.Context, c conn, buildID int64, lines []*kiln.LogLine) error {
-	n := int64(len(lines))
-	// The UPDATE locks the build row until commit, which serializes
-	// concurrent appends to one build on PostgreSQL.
-	var last int64
-	err := c.row(ctx, "UPDATE builds SET last_seq = last_seq + ? WHERE id = ? RETURNING last_seq", n, buildID).Scan(&last)
-	if errors.Is(err, sql.ErrNoRows) {
-		return errBuildNotFound(buildID)
-	} else if err != nil {
-		return fmt.Errorf("append logs: %w", err)
-	}
-	now := db.nowUTC()
-	for i, l := range lines {
-		l.BuildID, l.Seq = buildID, last-n+int64(i)+1
-		if l.Time.IsZero() {
-			l.Time = now
-		}
-		l.Time = normTime(l.Time)
-		if l.Stream == "" {
-			l.Stream = kiln.StreamSystem
-		}
-		l.Text = cleanText(l.Text, kiln.MaxLogLineLen)
-	}
-	for start := 0; start < len(lines); start += logInsertBatch {
-		batch := lines[start:min(start+logInsertBatch, len(lines))]
-		var q strings.Builder
-		q.WriteString("INSERT INTO build_events (build_id, seq, time, kind, stream, text) VALUES ")
-		args := make([]any, 0, len(batch)*5)
-		for i, l := range batch {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?, 'log', ?, ?)")
-			args = append(args, l.BuildID, l.Seq, db.ts(l.Time), l.Stream, l.Text)
-		}
-		if _, err := c.exec(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("append logs: %w", err)
-		}
-	}
-	return nil
 }
 
 // CreateArtifact records an artifact already written to the blob store and
@@ -322,18 +296,29 @@ func (w *BuildWork) CreateArtifact(ctx context.Context, a *kiln.Artifact) error 
 			return fmt.Errorf("create artifact: %w", err)
 		}
 		a.CreatedAt = now
-		return nil
+		stored := *a
+		return db.appendEvents(ctx, c, a.BuildID, []*kiln.BuildEvent{{Time: now, Kind: kiln.EventArtifact, Artifact: &stored}})
 	})
 }
 
-// endOpenSteps ends the build's steps still running with outcome.
-func (db *DB) endOpenSteps(ctx context.Context, c conn, buildID int64, outcome kiln.StepOutcome, errMsg string, now time.Time) error {
-	_, err := c.exec(ctx, "UPDATE build_steps SET outcome = ?, error = ?, finished_at = ? WHERE build_id = ? AND finished_at IS NULL",
-		string(outcome), errMsg, db.ts(now), buildID)
+// endOpenSteps ends the build's steps still running with outcome and
+// returns their step events, for the caller to append.
+func (db *DB) endOpenSteps(ctx context.Context, c conn, buildID int64, outcome kiln.StepOutcome, errMsg string, now time.Time) ([]*kiln.BuildEvent, error) {
+	rows, err := c.query(ctx, "UPDATE build_steps SET outcome = ?, error = ?, finished_at = ? WHERE build_id = ? AND finished_at IS NULL RETURNING "+
+		cols("", stepColumns...), string(outcome), errMsg, db.ts(now), buildID)
 	if err != nil {
-		return fmt.Errorf("end open steps: %w", err)
+		return nil, fmt.Errorf("end open steps: %w", err)
 	}
-	return nil
+	steps, err := collect(rows, scanStep)
+	if err != nil {
+		return nil, fmt.Errorf("end open steps: %w", err)
+	}
+	slices.SortFunc(steps, func(a, b *kiln.Step) int { return cmp.Compare(a.ID, b.ID) })
+	events := make([]*kiln.BuildEvent, len(steps))
+	for i, s := range steps {
+		events[i] = stepFinishedEvent(now, s)
+	}
+	return events, nil
 }
 
 // FinishBuild ends the build with a terminal status and error text and
@@ -348,20 +333,24 @@ func (w *BuildWork) FinishBuild(ctx context.Context, id int64, lease string, sta
 	errMsg = cleanText(errMsg, maxErrorLen)
 	return db.inTx(ctx, func(c conn) error {
 		now := db.nowUTC()
-		ok, err := c.execOne(ctx, `UPDATE builds SET status = ?, error = ?, finished_at = ?, lease = NULL, heartbeat_at = NULL
-			WHERE id = ? AND lease = ?`, string(status), errMsg, db.ts(now), id, lease)
-		if err != nil {
-			return fmt.Errorf("finish build: %w", err)
-		} else if !ok {
+		b, err := scanBuild(c.row(ctx, `UPDATE builds SET status = ?, error = ?, finished_at = ?, lease = NULL, heartbeat_at = NULL
+			WHERE id = ? AND lease = ? RETURNING `+cols("", buildColumns...), string(status), errMsg, db.ts(now), id, lease))
+		if errors.Is(err, sql.ErrNoRows) {
 			return db.leaseError(ctx, c, id)
+		} else if err != nil {
+			return fmt.Errorf("finish build: %w", err)
 		}
+		var events []*kiln.BuildEvent
 		switch status {
 		case kiln.BuildFailed:
-			return db.endOpenSteps(ctx, c, id, kiln.StepFailed, "", now)
+			events, err = db.endOpenSteps(ctx, c, id, kiln.StepFailed, "", now)
 		case kiln.BuildCanceled:
-			return db.endOpenSteps(ctx, c, id, kiln.StepCanceled, "", now)
+			events, err = db.endOpenSteps(ctx, c, id, kiln.StepCanceled, "", now)
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		return db.appendEvents(ctx, c, id, append(events, endEvent(now, b, status, errMsg)))
 	})
 }
 
@@ -389,28 +378,40 @@ func (w *BuildWork) ReleaseBuild(ctx context.Context, id int64, lease string, re
 			string(kiln.BuildQueued), id); err != nil {
 			return fmt.Errorf("release build: %w", err)
 		}
-		if err := db.endOpenSteps(ctx, c, id, kiln.StepFailed, reason, now); err != nil {
-			return err
-		}
-		return db.appendLogs(ctx, c, id, []*kiln.LogLine{systemLine(now, "released back to the queue for a retry: %s", reason)})
+		return db.requeueEvents(ctx, c, id, reason, now, systemLine(now, "released back to the queue for a retry: %s", reason))
 	})
 }
 
+// requeueEvents appends what watchers see when a build goes back to the
+// queue: its open steps failing with reason, a system line, the queued
+// status.
+func (db *DB) requeueEvents(ctx context.Context, c conn, id int64, reason string, now time.Time, line *kiln.LogLine) error {
+	events, err := db.endOpenSteps(ctx, c, id, kiln.StepFailed, reason, now)
+	if err != nil {
+		return err
+	}
+	events = append(events, logEvent(line), statusEvent(now, kiln.BuildQueued, ""))
+	return db.appendEvents(ctx, c, id, events)
+}
+
 // endBuild ends a build without a lease check (the caller holds its row),
-// ends its open steps and logs a system line.
+// ends its open steps and logs a system line before the end event.
 func (db *DB) endBuild(ctx context.Context, c conn, id int64, status kiln.BuildStatus, errMsg string, now time.Time, format string, args ...any) error {
-	if _, err := c.exec(ctx, `UPDATE builds SET status = ?, error = ?, finished_at = ?, lease = NULL, heartbeat_at = NULL
-		WHERE id = ?`, string(status), errMsg, db.ts(now), id); err != nil {
+	b, err := scanBuild(c.row(ctx, `UPDATE builds SET status = ?, error = ?, finished_at = ?, lease = NULL, heartbeat_at = NULL
+		WHERE id = ? RETURNING `+cols("", buildColumns...), string(status), errMsg, db.ts(now), id))
+	if err != nil {
 		return fmt.Errorf("end build: %w", err)
 	}
 	outcome := kiln.StepFailed
 	if status == kiln.BuildCanceled {
 		outcome = kiln.StepCanceled
 	}
-	if err := db.endOpenSteps(ctx, c, id, outcome, errMsg, now); err != nil {
+	events, err := db.endOpenSteps(ctx, c, id, outcome, errMsg, now)
+	if err != nil {
 		return err
 	}
-	return db.appendLogs(ctx, c, id, []*kiln.LogLine{systemLine(now, format, args...)})
+	events = append(events, logEvent(systemLine(now, format, args...)), endEvent(now, b, status, errMsg))
+	return db.appendEvents(ctx, c, id, events)
 }
 
 // RescueStaleBuilds finds builds held under a lease whose heartbeat is
@@ -465,11 +466,8 @@ func (w *BuildWork) RescueStaleBuilds(ctx context.Context, staleBefore time.Time
 				string(kiln.BuildQueued), id); err != nil {
 				return fmt.Errorf("requeue build %d: %w", id, err)
 			}
-			if err := db.endOpenSteps(ctx, c, id, kiln.StepFailed, "worker lost", now); err != nil {
-				return err
-			}
 			line := systemLine(now, "worker lost; retrying, attempt %d of %d", attempt+1, maxAttempts)
-			if err := db.appendLogs(ctx, c, id, []*kiln.LogLine{line}); err != nil {
+			if err := db.requeueEvents(ctx, c, id, "worker lost", now, line); err != nil {
 				return err
 			}
 			return db.enqueueBuild(ctx, c.tx, id)

@@ -65,6 +65,8 @@ type DB struct {
 
 	mu      sync.RWMutex
 	enqueue EnqueueFunc
+
+	events eventHooks // see events.go
 }
 
 // Open opens a database. A url starting with "postgres://" or
@@ -107,6 +109,10 @@ func (db *DB) openPostgres(ctx context.Context, url string) error {
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return fmt.Errorf("open postgres: %w", err)
+	}
+	if db.events.channel, err = pgEventChannel(ctx, pool); err != nil {
+		pool.Close()
+		return err
 	}
 	db.pool = pool
 	db.writer = stdlib.OpenDBFromPool(pool)
@@ -240,9 +246,10 @@ type querier interface {
 // conn runs queries written with ? placeholders on a pool or transaction,
 // rebinding them for the dialect.
 type conn struct {
-	db *DB
-	q  querier
-	tx *sql.Tx // set inside a transaction
+	db    *DB
+	q     querier
+	tx    *sql.Tx    // set inside a transaction
+	notes *txNotices // events appended inside the transaction
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -286,12 +293,18 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(conn{db: db, q: tx, tx: tx}); err != nil {
+	c := conn{db: db, q: tx, tx: tx, notes: &txNotices{}}
+	if err := fn(c); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := db.notifyInTx(ctx, c); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.notifyCommitted(c.notes)
 	return nil
 }

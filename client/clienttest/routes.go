@@ -53,6 +53,9 @@ var Operations = []string{
 	"POST /v1/plan",
 	"POST /v1/ingest",
 	"GET /v1/apps/{id}/analytics/summary",
+	"POST /v1/stream-tickets",
+	"GET /v1/builds/{id}/events",
+	"GET /v1/events",
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, u *userRec)
@@ -144,6 +147,10 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 		return s.adminGrant, false
 	case "POST /v1/plan":
 		return s.plan, false
+	case "POST /v1/stream-tickets":
+		return s.createTicket, false
+	case "GET /v1/builds/{id}/events", "GET /v1/events":
+		return s.streamEvents, true // bearer or ticket, checked by the handler
 	}
 	if h, anon, ok := s.analyticsHandler(op); ok {
 		return h, anon

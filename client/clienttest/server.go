@@ -65,6 +65,9 @@ type Server struct {
 	RequireVerified bool
 	// ServerVersion is what /v1/version reports.
 	ServerVersion string
+	// StreamChunk, when set, makes every event stream send at most this
+	// many events before it closes as going away, so clients must resume.
+	StreamChunk int
 
 	mu        sync.Mutex
 	nextID    int64
@@ -79,6 +82,8 @@ type Server struct {
 	idem      map[string][]byte
 	calls     []string
 	analytics analyticsState
+	userSeq   map[int64]int64 // last event UserSeq per owner
+	tickets   map[string]int64
 }
 
 type userRec struct {
@@ -101,6 +106,7 @@ type buildRec struct {
 	build  kiln.Build
 	steps  []*kiln.Step
 	logs   []*kiln.LogLine
+	events []*kiln.BuildEvent // see events.go
 	script []Stage
 }
 
@@ -275,6 +281,7 @@ func (s *Server) newBuild(app *kiln.App, noCache bool) *buildRec {
 		script: script(app),
 	}
 	s.builds = append(s.builds, b)
+	s.emit(b, &kiln.BuildEvent{Kind: kiln.EventStatus, Status: &kiln.StatusEvent{Status: kiln.BuildQueued}})
 	return b
 }
 
@@ -290,13 +297,17 @@ func (s *Server) advance(b *buildRec) {
 		b.build.StartedAt = &now
 	}
 	b.build.Status, b.build.Step, b.build.Error = st.Status, st.Step, st.Error
+	if !st.Status.Terminal() {
+		s.emit(b, &kiln.BuildEvent{Kind: kiln.EventStatus, Status: &kiln.StatusEvent{Status: st.Status, Step: st.Step}})
+	}
 	if st.Step != "" && (len(b.steps) == 0 || b.steps[len(b.steps)-1].Name != st.Step) {
-		b.steps = append(b.steps, &kiln.Step{ID: s.id(), BuildID: b.build.ID, Name: st.Step,
-			Outcome: kiln.StepRunning, StartedAt: now})
+		step := &kiln.Step{ID: s.id(), BuildID: b.build.ID, Name: st.Step, Outcome: kiln.StepRunning, StartedAt: now}
+		b.steps = append(b.steps, step)
+		s.emit(b, &kiln.BuildEvent{Kind: kiln.EventStep, Step: &kiln.StepEvent{ID: step.ID, Name: step.Name, Phase: kiln.StepStarted, Outcome: kiln.StepRunning}})
 	}
 	for _, text := range st.Lines {
-		seq := int64(len(b.logs) + 1)
-		b.logs = append(b.logs, &kiln.LogLine{BuildID: b.build.ID, Seq: seq, Time: now, Stream: kiln.StreamStdout, Text: text})
+		e := s.emit(b, &kiln.BuildEvent{Kind: kiln.EventLog, Log: &kiln.LogEvent{Stream: kiln.StreamStdout, Text: text}})
+		b.logs = append(b.logs, e.LogLine())
 	}
 	if st.Status.Terminal() {
 		s.finish(b, st.Status)
@@ -312,8 +323,11 @@ func (s *Server) finish(b *buildRec, status kiln.BuildStatus) {
 	for _, st := range b.steps {
 		if st.FinishedAt == nil {
 			st.FinishedAt, st.Outcome = &now, outcome
+			s.emit(b, &kiln.BuildEvent{Kind: kiln.EventStep, Step: &kiln.StepEvent{ID: st.ID, Name: st.Name, Phase: kiln.StepFinished,
+				Outcome: outcome, DurationMS: now.Sub(st.StartedAt).Milliseconds()}})
 		}
 	}
+	defer s.emit(b, &kiln.BuildEvent{Kind: kiln.EventEnd, End: &kiln.EndEvent{Status: status, Error: b.build.Error}})
 	if status == kiln.BuildSucceeded {
 		content := []byte(fmt.Sprintf("source of build %d\n", b.build.ID))
 		sum := sha256.Sum256(content)
@@ -321,6 +335,8 @@ func (s *Server) finish(b *buildRec, status kiln.BuildStatus) {
 			Kind: kiln.ArtifactSourceTarGz, Name: fmt.Sprintf("app-%d.tar.gz", b.build.Number),
 			Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:]), CreatedAt: now}}
 		s.artifacts[a.artifact.ID] = a
+		art := a.artifact
+		s.emit(b, &kiln.BuildEvent{Kind: kiln.EventArtifact, Artifact: &art})
 	}
 }
 

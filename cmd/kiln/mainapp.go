@@ -23,6 +23,7 @@ import (
 	"github.com/kiln-build/kiln/auth"
 	"github.com/kiln-build/kiln/blob"
 	"github.com/kiln-build/kiln/config"
+	"github.com/kiln-build/kiln/eventbus"
 	"github.com/kiln-build/kiln/mail"
 	"github.com/kiln-build/kiln/queue"
 	"github.com/kiln-build/kiln/sqlstore"
@@ -48,6 +49,9 @@ type Main struct {
 	Server  *api.Server
 	Mailer  *mail.DevMailer
 	Metrics *telemetry.Metrics
+	Events  *eventbus.Bus // API nodes: fans build events out to live streams
+
+	eventStore *sqlstore.BuildEventService
 
 	listener net.Listener
 	http     *http.Server
@@ -213,6 +217,9 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 		return err
 	}
 	m.Mailer = mail.NewDevMailer(m.Logger)
+	if err := m.startEvents(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (addr): %w", cfg.Addr, err)
@@ -244,6 +251,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	if cfg.Dev {
 		apiCfg.DevOutbox = m.Mailer
 	}
+	m.streamAPI(&apiCfg)
 	m.Server = api.New(apiCfg)
 	handler, err := m.startPortal(ctx, baseURL)
 	if err != nil {
@@ -255,6 +263,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
+	m.http.RegisterOnShutdown(m.Server.Shutdown) // event streams end before Shutdown waits for them
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -358,6 +367,9 @@ func (m *Main) Close() error {
 		m.cancel()
 	}
 	m.wg.Wait()
+	if m.Events != nil {
+		m.Events.Close()
+	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
 	}

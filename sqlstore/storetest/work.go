@@ -166,7 +166,8 @@ func testWork(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 			{Text: "bad \xff bytes and a \x00 nul"},
 		}
 		require.NoError(t, e.Work.AppendLogs(bg, b.ID, lines))
-		require.Equal(t, []int64{1, 2, 3}, []int64{lines[0].Seq, lines[1].Seq, lines[2].Seq})
+		// Seq 1 is the build's queued status event; log lines share its sequence.
+		require.Equal(t, []int64{2, 3, 4}, []int64{lines[0].Seq, lines[1].Seq, lines[2].Seq})
 		require.NoError(t, e.Work.AppendLogs(bg, b.ID, []*kiln.LogLine{{Stream: kiln.StreamSystem, Text: "fourth"}}))
 		require.NoError(t, e.Work.AppendLogs(bg, b.ID, nil))
 
@@ -180,12 +181,12 @@ func testWork(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.Equal(t, kiln.StreamSystem, got[2].Stream, "an empty stream is a system line")
 		require.True(t, utf8.ValidString(got[2].Text))
 		require.NotContains(t, got[2].Text, "\x00")
-		require.Equal(t, int64(4), got[3].Seq)
+		require.Equal(t, int64(5), got[3].Seq)
 
-		after, err := e.Builds.FindLogs(e.ctx(u), b.ID, 2, 1)
+		after, err := e.Builds.FindLogs(e.ctx(u), b.ID, 3, 1)
 		require.NoError(t, err)
 		require.Len(t, after, 1)
-		require.Equal(t, int64(3), after[0].Seq)
+		require.Equal(t, int64(4), after[0].Seq)
 
 		RequireCode(t, e.Work.AppendLogs(bg, 99999, []*kiln.LogLine{{Text: "x"}}), kiln.ENotFound)
 		RequireField(t, e.Work.AppendLogs(bg, b.ID, []*kiln.LogLine{{Text: "x"}, {Stream: "stdin", Text: "x"}}), "lines[1].stream")
@@ -219,7 +220,7 @@ func testWork(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.Len(t, got, writers*batches*perBatch)
 		seen := map[string]bool{}
 		for i, l := range got {
-			require.Equal(t, int64(i+1), l.Seq, "seqs are gapless and unique")
+			require.Equal(t, int64(i+2), l.Seq, "seqs are gapless and unique (1 is the queued status)")
 			require.False(t, seen[l.Text], "line stored once: %s", l.Text)
 			seen[l.Text] = true
 		}

@@ -1,0 +1,131 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/kiln-build/kiln/eventbus"
+)
+
+// maxCloseReason is the longest close reason a WebSocket close frame holds.
+const maxCloseReason = 123
+
+// serveWebSocket upgrades the request and runs the stream over it: one
+// Event as JSON per text message, pings as WebSocket pings, and a close
+// frame with one of the Close* codes at the end.
+func (st *session) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		st.log.Info("event stream: websocket upgrade refused", slog.Any("error", err))
+		return // Accept answered the request
+	}
+	defer conn.CloseNow()
+	// The stream only sends: CloseRead answers pings and the close
+	// handshake, closes with 1008 when the client sends a message, and
+	// ends ctx when the client is gone.
+	ctx := conn.CloseRead(context.WithoutCancel(r.Context()))
+	st.run(ctx, &wsSink{conn: conn, timeout: st.srv.streams.cfg.WriteTimeout})
+}
+
+type wsSink struct {
+	conn    *websocket.Conn
+	timeout time.Duration
+}
+
+func (s *wsSink) send(ctx context.Context, items []*eventbus.Item, _ bool) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	for _, it := range items {
+		if err := s.conn.Write(ctx, websocket.MessageText, it.JSON()); err != nil {
+			return fmt.Errorf("write event: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *wsSink) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.conn.Ping(ctx)
+}
+
+func (s *wsSink) close(code int, reason string) {
+	if len(reason) > maxCloseReason {
+		reason = reason[:maxCloseReason]
+	}
+	_ = s.conn.Close(websocket.StatusCode(code), reason)
+}
+
+// serveSSE runs the stream as Server-Sent Events: "id: POSITION" and
+// "data: EVENT-JSON" per event, ": ping" comments as keepalive, and an
+// "event: close" whose data holds the close code and reason at the end.
+func (st *session) serveSSE(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	s := &sseSink{w: w, rc: http.NewResponseController(w), timeout: st.srv.streams.cfg.WriteTimeout}
+	// Clients reconnect after two seconds unless told otherwise.
+	if err := s.write([]byte("retry: 2000\n\n")); err != nil {
+		return
+	}
+	st.run(r.Context(), s)
+}
+
+type sseSink struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	buf     []byte
+}
+
+// write writes and flushes b within the write timeout.
+func (s *sseSink) write(b []byte) error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+	if _, err := s.w.Write(b); err != nil {
+		return fmt.Errorf("write event: %w", err)
+	}
+	if err := s.rc.Flush(); err != nil {
+		return fmt.Errorf("flush events: %w", err)
+	}
+	_ = s.rc.SetWriteDeadline(time.Time{})
+	return nil
+}
+
+func (s *sseSink) send(_ context.Context, items []*eventbus.Item, owner bool) error {
+	b := s.buf[:0]
+	for _, it := range items {
+		pos := it.Event.Seq
+		if owner {
+			pos = it.Event.UserSeq
+		}
+		b = append(b, "id: "...)
+		b = strconv.AppendInt(b, pos, 10)
+		b = append(b, "\ndata: "...)
+		b = append(b, it.JSON()...) // JSON has no raw newlines
+		b = append(b, "\n\n"...)
+	}
+	s.buf = b[:0]
+	if cap(s.buf) > 64<<10 {
+		s.buf = nil // keep idle streams small after a burst
+	}
+	return s.write(b)
+}
+
+func (s *sseSink) ping(context.Context) error { return s.write([]byte(": ping\n\n")) }
+
+func (s *sseSink) close(code int, reason string) {
+	data, _ := json.Marshal(struct {
+		Code   int    `json:"code"`
+		Reason string `json:"reason"`
+	}{code, reason})
+	_ = s.write(fmt.Appendf(nil, "event: close\ndata: %s\n\n", data))
+}
