@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -87,4 +88,40 @@ func TestSafeRedirectAfterLogin(t *testing.T) {
 		}
 		b.Post("/logout")
 	}
+}
+
+func TestUnverifiedAndDelete(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t)
+	b := e.Browser(t)
+	b.Get("/signup")
+	b.Post("/signup", "email", "ada@example.com", "password", "correct horse battery", "password_confirm", "correct horse battery").MustStatus(t, http.StatusOK)
+	b.MustLogin("ada@example.com")
+	b.Get("/").MustStatus(t, http.StatusOK).MustContain(t, "Verify your email address", "Send the mail again")
+	before := len(e.mailer.Messages())
+	p := b.Post("/account/resend-verification").MustStatus(t, http.StatusSeeOther)
+	b.Get(p.location()).MustContain(t, "A new verification mail is on its way", "not verified")
+	if len(e.mailer.Messages()) != before+1 {
+		t.Fatal("no new mail")
+	}
+	// Verifying while logged in updates the page header at once.
+	msg, _ := e.mailer.Last("ada@example.com")
+	token := msg.Link[strings.Index(msg.Link, "token=")+len("token="):]
+	b.Get("/verify-email?token=" + token)
+	p = b.Post("/verify-email", "token", token).MustStatus(t, http.StatusSeeOther)
+	if p.location() != "/?msg=verified" {
+		t.Fatalf("verify while logged in goes to %q", p.location())
+	}
+	if pg := b.Get(p.location()); strings.Contains(pg.body, "Send the mail again") || !strings.Contains(pg.body, "Your email address is verified") {
+		t.Fatalf("after verifying:\n%s", pg.body)
+	}
+
+	b.Get("/apps/new")
+	p = b.Post("/apps/new", "op", "build", "description", "A todo app with tasks (title)").MustStatus(t, http.StatusSeeOther)
+	bp := b.Get(p.location())
+	app := regexp.MustCompile(`href="(/apps/\d+)"`).FindStringSubmatch(bp.body)[1]
+	b.Get(app).MustContain(t, `data-confirm="Delete`)
+	p = b.Post(app+"/delete").MustStatus(t, http.StatusSeeOther)
+	b.Get(p.location()).MustContain(t, "The app was deleted", "You have no apps yet")
+	b.Get(app).MustStatus(t, http.StatusNotFound)
 }

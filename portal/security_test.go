@@ -116,7 +116,10 @@ func TestSessionRefreshAndSealing(t *testing.T) {
 	}
 	// Past the access token's life the portal refreshes it transparently.
 	e.clock.Advance(20 * time.Minute)
-	b.Get("/").MustStatus(t, http.StatusOK).MustContain(t, "Your apps")
+	p := b.Get("/").MustStatus(t, http.StatusOK).MustContain(t, "Your apps")
+	if !strings.Contains(strings.Join(p.header.Values("Set-Cookie"), "\n"), "kiln_session=") {
+		t.Error("the cookie's life was not extended with the refresh token's")
+	}
 	var after []byte
 	if err := e.db.Writer().QueryRow("SELECT data FROM web_sessions").Scan(&after); err != nil {
 		t.Fatal(err)
@@ -127,7 +130,7 @@ func TestSessionRefreshAndSealing(t *testing.T) {
 	b.Get("/account").MustStatus(t, http.StatusOK)
 	// Past the refresh token's life the session is over.
 	e.clock.Advance(31 * 24 * time.Hour)
-	p := b.Get("/account").MustStatus(t, http.StatusSeeOther)
+	p = b.Get("/account").MustStatus(t, http.StatusSeeOther)
 	if !strings.HasPrefix(p.location(), "/login") {
 		t.Fatalf("expired session goes to %q", p.location())
 	}

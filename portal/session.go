@@ -210,6 +210,8 @@ func (p *Portal) loadSession(w http.ResponseWriter, r *http.Request) *session {
 			p.clearCookie(w, r, sessionCookie)
 			return nil
 		}
+		// The refresh token's life starts again: so does the cookie's.
+		http.SetCookie(w, p.cookie(r, sessionCookie, c.Value, s.data.RefreshExpiresAt))
 	}
 	s.api = p.client(client.WithToken(s.data.AccessToken))
 	return s
