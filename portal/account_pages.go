@@ -103,6 +103,8 @@ type adminPage struct {
 	Builds      []*kiln.Build
 	BuildsNext  string
 	UsersCursor string
+	AppNames    map[int64]string // by app id
+	Owners      map[int64]string // emails by user id, for the newest users
 }
 
 func (p *Portal) adminPage(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -120,7 +122,30 @@ func (p *Portal) adminPage(w http.ResponseWriter, r *http.Request, s *session) e
 	if err != nil {
 		return err
 	}
-	pg := &adminPage{Users: users, UsersNext: unext, Builds: builds, BuildsNext: bnext}
+	pg := &adminPage{Users: users, UsersNext: unext, Builds: builds, BuildsNext: bnext, AppNames: map[int64]string{}, Owners: map[int64]string{}}
+	// Name the builds' apps and owners: apps one by one (at most a page of
+	// them), owners from the newest users.
+	for _, b := range builds {
+		if _, ok := pg.AppNames[b.AppID]; ok {
+			continue
+		}
+		app, err := s.api.GetApp(ctx, b.AppID)
+		if err != nil {
+			if kiln.ErrorCode(err) == kiln.ENotFound {
+				pg.AppNames[b.AppID] = ""
+				continue
+			}
+			return err
+		}
+		pg.AppNames[b.AppID] = app.Name
+	}
+	owners, _, err := s.api.AdminListUsers(ctx, kiln.Page{Limit: kiln.MaxPageLimit})
+	if err != nil {
+		return err
+	}
+	for _, u := range owners {
+		pg.Owners[u.ID] = u.Email
+	}
 	pg.Title = "Admin"
 	p.render(w, r, s, http.StatusOK, "admin", pg)
 	return nil

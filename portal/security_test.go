@@ -98,7 +98,7 @@ func TestUsersSeeOnlyTheirOwn(t *testing.T) {
 	bob.Post(appURL+"/rebuild").MustStatus(t, http.StatusNotFound)
 	bob.Post(appURL+"/delete").MustStatus(t, http.StatusNotFound)
 	bob.Get("/admin").MustStatus(t, http.StatusForbidden).MustContain(t, "only administrators")
-	ada.Get("/admin").MustStatus(t, http.StatusOK).MustContain(t, "bob@example.com", "All builds")
+	ada.Get("/admin").MustStatus(t, http.StatusOK).MustContain(t, "bob@example.com", "All builds", ">a-todo-app-with-tasks</a>", "<td data-label=\"Owner\">ada@example.com</td>")
 }
 
 func TestSessionRefreshAndSealing(t *testing.T) {
