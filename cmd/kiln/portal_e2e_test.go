@@ -388,6 +388,9 @@ func TestPortalInBrowser(t *testing.T) {
 		if over := evalIn[bool](ada, `document.documentElement.scrollWidth > window.innerWidth + 1`); over {
 			ada.fail("phone layout of "+path, fmt.Errorf("the page is wider than the screen (%d px)", evalIn[int](ada, `document.documentElement.scrollWidth`)))
 		}
+		if path == appURL {
+			ada.screenshot("phone-app")
+		}
 	}
 	ada.do("desktop again", chromedp.EmulateViewport(1280, 900))
 
