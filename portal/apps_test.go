@@ -320,7 +320,8 @@ func TestCompareBuilds(t *testing.T) {
 	e.RunBuild(t, second)
 	b.Get(p.location()).MustContain(t, "Compare with the build before")
 	d := b.Get(appURL+"/diff").MustStatus(t, http.StatusOK)
-	d.MustContain(t, "build #1", "build #2", "field task.title", "<del>string</del>", "<ins>string, required</ins>", "demo-source.tar.gz")
+	d.MustContain(t, "build #1", "build #2", "field task.title", "<del>string</del>", "<ins>string, required</ins>", "demo-source.tar.gz",
+		"<code>kiln.json</code>", `<span class="file">diff --git a/kiln.json b/kiln.json</span>`, `<span class="add">&#43;{`)
 	b.Get(appURL+"/diff?from="+itoa(int(second))+"&to="+itoa(int(second))).MustContain(t, "The two builds built the same spec", "2 files identical")
 	b.Get(appURL+"/diff?from=999999").MustStatus(t, http.StatusNotFound)
 }

@@ -165,12 +165,17 @@ func diffArtifacts(a, b []*kiln.Artifact) []change {
 // diffPage compares two builds of an app.
 type diffPage struct {
 	base
-	App          *kiln.App
-	Builds       []*kiln.Build // to choose from
-	From, To     *kiln.Build
-	Spec         []change
-	Files        []change
-	SameFiles    int
+	App       *kiln.App
+	Builds    []*kiln.Build // to choose from
+	From, To  *kiln.Build
+	Spec      []change
+	Files     []change
+	SameFiles int
+	// Source is the diff of the generated files, SourceNote why there is
+	// none (a build without a source archive).
+	Source       *kiln.BuildDiff
+	SourceNote   string
+	DiffLines    []diffLine
 	NoSpecYet    bool
 	NeedTwo      bool
 	FromID, ToID int64
@@ -266,6 +271,48 @@ func (p *Portal) diffPage(w http.ResponseWriter, r *http.Request, s *session) er
 			}
 		}
 	}
+	if pg.From.ID != pg.To.ID {
+		src, err := s.api.DiffBuilds(ctx, pg.To.ID, pg.From.ID)
+		switch {
+		case err == nil:
+			pg.Source = src
+			pg.DiffLines = diffLines(src.Diff)
+		case kiln.ErrorCode(err) == kiln.EConflict || kiln.ErrorCode(err) == kiln.ENotFound:
+			pg.SourceNote = kiln.ErrorMessage(err)
+		default:
+			return err
+		}
+	}
 	p.render(w, r, s, http.StatusOK, "diff", pg)
 	return nil
+}
+
+// diffLine is one line of a unified diff with its kind for coloring.
+type diffLine struct {
+	Class string // "add", "del", "hunk", "file" or ""
+	Text  string
+}
+
+func diffLines(diff string) []diffLine {
+	if diff == "" {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSuffix(diff, "\n"), "\n")
+	out := make([]diffLine, len(lines))
+	for i, l := range lines {
+		c := ""
+		switch {
+		case strings.HasPrefix(l, "diff --git"), strings.HasPrefix(l, "+++ "), strings.HasPrefix(l, "--- "), strings.HasPrefix(l, "index "),
+			strings.HasPrefix(l, "new file"), strings.HasPrefix(l, "deleted file"), strings.HasPrefix(l, "Binary files"):
+			c = "file"
+		case strings.HasPrefix(l, "@@"):
+			c = "hunk"
+		case strings.HasPrefix(l, "+"):
+			c = "add"
+		case strings.HasPrefix(l, "-"):
+			c = "del"
+		}
+		out[i] = diffLine{Class: c, Text: l}
+	}
+	return out
 }
