@@ -89,18 +89,21 @@ Commands that take APP accept its id or its name.`,
 
 func (r *runner) appsCreateCmd() *cobra.Command {
 	var name, specFile string
-	var wait, noCache bool
+	var wait, watchUI, plain, noCache bool
 	cmd := r.leaf(command{
 		use:   "create DESCRIPTION",
 		short: "Create an app from a description and start its first build",
 		long: `Describe the app in plain language (up to 10,000 characters; - reads it
 from stdin). Kiln plans an AppSpec from it, generates the code, checks it and
 packages it. With --wait, follow the build log until the build ends; the
-exit status is 0 when it succeeded and 1 otherwise.`,
+exit status is 0 when it succeeded and 1 otherwise. With --watch, watch the
+build in the terminal UI of 'kiln builds watch' (plain lines without a
+terminal or with --plain).`,
 		example: `  kiln apps create "a library with books (title, author, year) and loans" --name library --wait
+  kiln apps create "a todo app with tasks (title, done)" --watch
   kiln apps create - < description.txt
   kiln apps plan "a todo app with tasks" > kiln.json && kiln apps create "a todo app with tasks" --spec kiln.json`,
-		ops:  []string{"POST /v1/apps", "GET /v1/builds/{id}/events", "GET /v1/builds/{id}"},
+		ops:  append([]string{"POST /v1/apps"}, watchOps...),
 		args: []string{"DESCRIPTION"},
 		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			desc := args[0]
@@ -130,7 +133,10 @@ exit status is 0 when it succeeded and 1 otherwise.`,
 			if err != nil {
 				return verifyHint(err)
 			}
-			if !wait {
+			if watchUI && !r.plainWatch(cmd, plain) {
+				return r.watchBuild(ctx, cmd, s, build, app.Name)
+			}
+			if !wait && !watchUI {
 				return r.emit(cmd, map[string]any{"app": app, "build": build}, func(w io.Writer) {
 					fmt.Fprintf(w, "Created app %d %q; build %d (#%d) is %s.\n", app.ID, safe(app.Name), build.ID, build.Number, build.Status)
 					fmt.Fprintf(w, "Follow it with: kiln builds logs -f %d\n", build.ID)
@@ -149,6 +155,8 @@ exit status is 0 when it succeeded and 1 otherwise.`,
 	cmd.Flags().StringVar(&name, "name", "", "a short name for the app (derived from the description when absent)")
 	cmd.Flags().StringVar(&specFile, "spec", "", "build this AppSpec JSON file (from 'kiln apps plan', edited) instead of planning the description")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "follow the build log and exit with the build's outcome")
+	cmd.Flags().BoolVar(&watchUI, "watch", false, "watch the build in a terminal UI and exit with its outcome")
+	cmd.Flags().BoolVar(&plain, "plain", false, "with --watch: print plain log lines instead of the terminal UI")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "build everything even when an identical earlier build could be reused")
 	return cmd
 }

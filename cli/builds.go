@@ -113,7 +113,7 @@ func (r *runner) buildsCmd() *cobra.Command {
 	return r.group("builds", "List, inspect, follow and cancel builds",
 		`A build is one run of the pipeline for an app: plan, generate, validate, package.
 BUILD is a build id, as shown by 'kiln builds list'.`,
-		r.buildsListCmd(), r.buildsGetCmd(), r.buildsLogsCmd(), r.buildsCancelCmd(), r.buildsDiffCmd(), r.buildsEventsCmd(),
+		r.buildsListCmd(), r.buildsGetCmd(), r.buildsLogsCmd(), r.buildsCancelCmd(), r.buildsDiffCmd(), r.buildsEventsCmd(), r.buildsWatchCmd(),
 	)
 }
 
