@@ -19,6 +19,12 @@ type LLM struct {
 	// of one user per calendar month; 0 means no limit.
 	BuildTokens int64
 	MonthTokens int64
+	// Assistant customizes and repairs the app; nil does neither.
+	Assistant Assistant
+	// Customize runs the customize step after rendering.
+	Customize bool
+	// RepairAttempts bounds the repairs after failed checks (0: none).
+	RepairAttempts int
 }
 
 // SetPlanner is a Planner whose prompts come from the build's template set,

@@ -10,14 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	kiln "github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/codegen/render"
@@ -115,7 +113,7 @@ func (p *Pipeline) templateSet() (*templates.Set, error) {
 // Run plans (unless the build carries a spec), renders, validates and
 // packages one build.
 func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec kiln.Recorder) error {
-	ctx, _ = p.withBudget(ctx, b, rec)
+	ctx, budget := p.withBudget(ctx, b, rec)
 	set, err := p.templateSet()
 	if err != nil {
 		return err
@@ -176,8 +174,12 @@ func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec ki
 	}
 
 	report := &Report{Spec: spec.Hash(), TemplateSet: set.Name, TemplateVersion: set.Version, Go: runtime.Version()}
+	w := &work{build: b, app: app, spec: spec, set: set, dir: dir, files: files, budget: budget}
+	if err := p.customize(ctx, w, rec, report); err != nil {
+		return err
+	}
 	if p.cfg.Validate {
-		if err := p.validate(ctx, b, dir, rec, report); err != nil {
+		if err := p.validate(ctx, w, rec, report); err != nil {
 			return err
 		}
 	}
@@ -198,6 +200,9 @@ type Report struct {
 	Sandboxed       bool          `json:"sandboxed"`
 	Checks          []CheckResult `json:"checks"`
 	Passed          bool          `json:"passed"`
+	// LLM lists what the model changed (customize, repairs) and why the
+	// repairs stopped; absent without a model.
+	LLM *LLMReport `json:"llm,omitempty"`
 }
 
 // CheckResult is one check's outcome.
@@ -234,7 +239,8 @@ var checks = []check{
 
 // validate downloads the app's modules outside the sandbox (running no
 // generated code), then runs each check inside it.
-func (p *Pipeline) validate(ctx context.Context, b *kiln.Build, dir string, rec kiln.Recorder, report *Report) error {
+func (p *Pipeline) validate(ctx context.Context, w *work, rec kiln.Recorder, report *Report) error {
+	b, dir := w.build, w.dir
 	scfg := p.cfg.Sandbox
 	scfg.BuildCache = p.ownerCache(ctx, b.OwnerID, rec)
 	runner, err := sandbox.New(scfg)
@@ -256,41 +262,7 @@ func (p *Pipeline) validate(ctx context.Context, b *kiln.Build, dir string, rec 
 			rec.Logf("could not store the validation report: %v", err)
 		}
 	}()
-	for _, c := range checks {
-		err := rec.Step(ctx, c.name, "", func(ctx context.Context) error {
-			stdout, stderr := rec.Writer(kiln.StreamStdout), rec.Writer(kiln.StreamStderr)
-			var out bytes.Buffer
-			so := io.Writer(stdout)
-			if c.emptyOutput {
-				so = io.MultiWriter(stdout, &out)
-			}
-			res, err := runner.Run(ctx, dir, so, stderr, c.args[0], c.args[1:]...)
-			stdout.Close()
-			stderr.Close()
-			cr := CheckResult{Name: c.name, Command: strings.Join(c.args, " "), ExitCode: res.ExitCode, DurationMS: res.Duration.Milliseconds(), TimedOut: res.TimedOut, Truncated: res.Truncated}
-			defer func() { report.Checks = append(report.Checks, cr) }()
-			switch {
-			case err != nil:
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return fmt.Errorf("run %s: %w", c.name, err)
-			case res.TimedOut:
-				return kiln.Errorf(kiln.EBuildFailed, "%s timed out after %s", cr.Command, res.Duration.Round(time.Second))
-			case res.ExitCode != 0:
-				return kiln.Errorf(kiln.EBuildFailed, "%s failed (exit status %d)", cr.Command, res.ExitCode)
-			case c.emptyOutput && out.Len() > 0:
-				return kiln.Errorf(kiln.EBuildFailed, "%s: files are not gofmt-formatted: %s", cr.Command, strings.Join(strings.Fields(out.String()), ", "))
-			}
-			cr.Passed = true
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	report.Passed = true
-	return nil
+	return p.checkLoop(ctx, runner, w, rec, report)
 }
 
 // download fetches the app's modules into the module cache with the

@@ -89,13 +89,14 @@ func TestPrompts(t *testing.T) {
 	})
 	t.Run("Repair", func(t *testing.T) {
 		out, err := s.RenderPrompt("repair", map[string]any{
-			"Spec": "{}", "Step": "go vet ./...", "Output": "x.go:1: undefined: y",
-			"Path": "x.go", "Content": "package x", "Attempt": 2,
+			"Description": "a library", "Spec": "{}", "Check": "vet", "Command": "go vet ./...", "Output": "x.go:1: undefined: y",
+			"Attempt": 2, "MaxAttempts": 3, "Previous": []string{"customize: edited x.go"}, "EditFormat": "FORMAT",
+			"Files": []map[string]any{{"Path": "x.go", "Size": 9}}, "Sources": []map[string]any{{"Path": "x.go", "Content": "package x"}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(out, "undefined: y") || !strings.Contains(out, "attempt 2") {
+		if !strings.Contains(out, "undefined: y") || !strings.Contains(out, "attempt 2 of 3") || !strings.Contains(out, "- customize: edited x.go") || !strings.Contains(out, "Current content of x.go") {
 			t.Errorf("repair prompt:\n%s", out)
 		}
 	})

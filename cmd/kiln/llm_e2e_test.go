@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	kiln "github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/client"
+	"github.com/kiln-build/kiln/codegen"
 	"github.com/kiln-build/kiln/config"
 	"github.com/kiln-build/kiln/llm/llmtest"
 	"github.com/kiln-build/kiln/worker"
@@ -256,4 +258,177 @@ func TestLLMBuildStops(t *testing.T) {
 			t.Fatalf("build %s: %q\n%s", d.Build.Status, d.Build.Error, log)
 		}
 	})
+}
+
+// brokenRules does not compile: go vet fails on it.
+const brokenRules = `SUMMARY: a chore is worth at most 10 points
+
+<<<FILE internal/api/chore_rules.go
+package api
+
+// maxPoints is the most points a chore is worth.
+const maxPoints int = "10"
+FILE>>>
+`
+
+// report downloads a build's validation report.
+func report(tb testing.TB, c *client.Client, buildID int64) *codegen.Report {
+	tb.Helper()
+	ctx := context.Background()
+	arts, err := c.ListArtifacts(ctx, buildID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, a := range arts {
+		if a.Kind != kiln.ArtifactReport {
+			continue
+		}
+		var buf bytes.Buffer
+		if _, err := c.DownloadArtifact(ctx, a.ID, &buf); err != nil {
+			tb.Fatal(err)
+		}
+		var r codegen.Report
+		if err := json.Unmarshal(buf.Bytes(), &r); err != nil {
+			tb.Fatal(err)
+		}
+		return &r
+	}
+	tb.Fatalf("build %d has no validation report", buildID)
+	return nil
+}
+
+// TestLLMRepair runs real builds (planned, customized and repaired by a
+// scripted model, checked in the sandbox): one whose first edit breaks
+// compilation and whose repair fixes it, and one whose model keeps
+// returning the same broken code, which must stop early with the reason.
+func TestLLMRepair(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles generated apps; skipped with -short")
+	}
+	srv := llmtest.New(t)
+	sc := &scripts{}
+	srv.Respond = sc.respond
+	m, logs := MustLLMMain(t, srv, nil)
+	alice := MustUser(t, m, "alice@example.com")
+	ctx := context.Background()
+
+	t.Run("RepairFixes", func(t *testing.T) {
+		sc.add("[repair-fixes]",
+			llmtest.Text(todoSpec),
+			llmtest.Text(brokenRules),
+			llmtest.Text("SUMMARY: the limit is a number\n\n<<<EDIT internal/api/chore_rules.go\n<<<<<<< SEARCH\nconst maxPoints int = \"10\"\n=======\nconst maxPoints int = 10\n>>>>>>> REPLACE\nEDIT>>>\n"),
+		)
+		_, b, err := alice.CreateApp(ctx, kiln.AppCreate{Description: "[repair-fixes] household chores; a chore is worth at most 10 points"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first build compiles the app's dependencies into a cold cache.
+		d, log := waitBuild(t, alice, b.ID, 12*time.Minute)
+		if d.Build.Status != kiln.BuildSucceeded {
+			t.Fatalf("build %s: %q\n%s", d.Build.Status, d.Build.Error, log)
+		}
+		r := report(t, alice, b.ID)
+		if r.LLM == nil || len(r.LLM.Attempts) != 2 {
+			t.Fatalf("report.llm = %+v", r.LLM)
+		}
+		cust, rep := r.LLM.Attempts[0], r.LLM.Attempts[1]
+		if cust.Step != "customize" || cust.Outcome != "applied" || len(cust.Changes) != 1 || cust.Changes[0].Path != "internal/api/chore_rules.go" || cust.Changes[0].Action != "created" || cust.Summary != "a chore is worth at most 10 points" {
+			t.Errorf("customize attempt = %+v", cust)
+		}
+		if rep.Step != "repair 1" || rep.Check != "vet" || !strings.Contains(rep.Error, `cannot use "10"`) || rep.Outcome != "applied; checks passed" ||
+			len(rep.Changes) != 1 || rep.Changes[0].Action != "edited" || rep.Changes[0].Added != 1 || rep.Changes[0].Removed != 1 {
+			t.Errorf("repair attempt = %+v", rep)
+		}
+		if r.LLM.Stopped != "the checks passed after repair attempt 1" || !r.Passed || r.LLM.Usage.Calls != 3 || r.LLM.Model != "gpt-e2e" {
+			t.Errorf("report: stopped %q passed %v usage %+v", r.LLM.Stopped, r.Passed, r.LLM.Usage)
+		}
+		var steps []string
+		for _, s := range d.Steps {
+			steps = append(steps, s.Name+":"+string(s.Outcome))
+		}
+		want := "plan:succeeded render:succeeded customize:succeeded download modules:succeeded gofmt:succeeded vet:failed repair 1:succeeded gofmt:succeeded vet:succeeded build:succeeded test:succeeded package:succeeded"
+		if strings.Join(steps, " ") != want {
+			t.Errorf("steps:\n got %s\nwant %s", strings.Join(steps, " "), want)
+		}
+		if u := d.LLMUsage; u == nil || u.Total.Calls != 3 || len(u.Steps) != 3 || u.Steps[2].Step != "repair 1" {
+			t.Errorf("usage = %+v", d.LLMUsage)
+		}
+		// The repaired file is what the archive holds.
+		var tgz bytes.Buffer
+		for _, a := range mustArtifacts(t, alice, b.ID) {
+			if a.Kind == kiln.ArtifactSourceTarGz {
+				if _, err := alice.DownloadArtifact(ctx, a.ID, &tgz); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if got := tarFile(t, tgz.Bytes(), "chores/internal/api/chore_rules.go"); !strings.Contains(got, "const maxPoints int = 10\n") {
+			t.Errorf("packaged chore_rules.go:\n%s", got)
+		}
+		for _, line := range []string{"customize: applied: created internal/api/chore_rules.go (+4 -0) — a chore is worth at most 10 points", "repair 1: applied: edited internal/api/chore_rules.go (+1 -1) — the limit is a number"} {
+			if !strings.Contains(log, line) {
+				t.Errorf("the build log lacks %q:\n%s", line, log)
+			}
+		}
+		requireNoKey(t, m, logs, alice, d, log)
+	})
+
+	t.Run("SameErrorStops", func(t *testing.T) {
+		again := "<<<EDIT internal/api/chore_rules.go\n<<<<<<< SEARCH\nconst maxPoints int = \"10\"\n=======\nconst maxPoints int = \"10\" // at most\n>>>>>>> REPLACE\nEDIT>>>\n"
+		sc.add("[same-error]", llmtest.Text(todoSpec), llmtest.Text(brokenRules), llmtest.Text(again), llmtest.Text(again), llmtest.Text(again))
+		_, b, err := alice.CreateApp(ctx, kiln.AppCreate{Description: "[same-error] household chores; a chore is worth at most 10 points"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, log := waitBuild(t, alice, b.ID, 8*time.Minute)
+		want := "go vet ./... failed (exit status 1); repair stopped: the same vet error came back after repair attempt 1"
+		if d.Build.Status != kiln.BuildFailed || d.Build.Error != want {
+			t.Fatalf("build %s: %q, want %q\n%s", d.Build.Status, d.Build.Error, want, log)
+		}
+		r := report(t, alice, b.ID)
+		if r.Passed || r.LLM == nil || len(r.LLM.Attempts) != 2 || r.LLM.Stopped != "the same vet error came back after repair attempt 1" {
+			t.Fatalf("report.llm = %+v", r.LLM)
+		}
+		if a := r.LLM.Attempts[1]; a.Step != "repair 1" || a.Outcome != "applied; vet failed" || len(a.Changes) != 1 {
+			t.Errorf("repair attempt = %+v", a)
+		}
+		if d.LLMUsage == nil || d.LLMUsage.Total.Calls != 3 {
+			t.Errorf("usage = %+v; a stopped loop asks no more", d.LLMUsage)
+		}
+		if !strings.Contains(log, "repair stopped: the same vet error came back after repair attempt 1") {
+			t.Errorf("the build log does not say why repairs stopped:\n%s", log)
+		}
+		requireNoKey(t, m, logs, alice, d, log)
+	})
+}
+
+func mustArtifacts(tb testing.TB, c *client.Client, buildID int64) []*kiln.Artifact {
+	tb.Helper()
+	arts, err := c.ListArtifacts(context.Background(), buildID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return arts
+}
+
+// tarFile returns one file of a .tar.gz.
+func tarFile(tb testing.TB, tgz []byte, name string) string {
+	tb.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(tgz))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			tb.Fatalf("%s is not in the archive", name)
+		} else if err != nil {
+			tb.Fatal(err)
+		}
+		if h.Name == name {
+			b, _ := io.ReadAll(tr)
+			return string(b)
+		}
+	}
 }

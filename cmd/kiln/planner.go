@@ -6,6 +6,7 @@ import (
 
 	kiln "github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/codegen"
+	"github.com/kiln-build/kiln/codegen/assist"
 	"github.com/kiln-build/kiln/codegen/llmplan"
 	"github.com/kiln-build/kiln/codegen/plan"
 	"github.com/kiln-build/kiln/config"
@@ -33,6 +34,8 @@ func llmSetup(cfg config.Config, log *slog.Logger, usage kiln.UsageStore) (codeg
 	steps := &codegen.LLM{
 		Model: cfg.LLM.Model, Usage: usage,
 		BuildTokens: cfg.LLM.MaxTokensPerBuild, MonthTokens: cfg.LLM.MaxTokensPerUserMonth,
+		Assistant: &assist.Assistant{Client: client},
+		Customize: cfg.LLM.Customize, RepairAttempts: cfg.LLM.RepairAttempts,
 	}
 	if cfg.Planner == "rules" {
 		return rulesPlanner(), steps, nil

@@ -20,6 +20,10 @@ type Policy struct {
 	// ModCache is the Go module cache: a go.mod change may only require
 	// modules already downloaded there. Empty allows no new requirement.
 	ModCache string
+	// Format, when set, rewrites a file's new content before it is checked
+	// and written (gofmt for Go files); it returns the content unchanged
+	// when it cannot format it.
+	Format func(path string, content []byte) []byte
 }
 
 // Change is one file an applied answer changed.
@@ -151,6 +155,9 @@ func Apply(dir string, files map[string][]byte, a *Answer, pol Policy) ([]Change
 		default:
 			reject(e.Path, "unknown block kind %q", e.Kind)
 			continue
+		}
+		if pol.Format != nil {
+			next = string(pol.Format(e.Path, []byte(next)))
 		}
 		if len(next) > lim.MaxFileBytes {
 			reject(e.Path, "the new content is larger than %d bytes", lim.MaxFileBytes)

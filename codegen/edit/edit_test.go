@@ -425,3 +425,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestInstructions checks that the example the prompts show models is an
+// answer Parse accepts.
+func TestInstructions(t *testing.T) {
+	t.Parallel()
+	example, _, ok := strings.Cut(edit.Instructions, "\nRules:")
+	require.True(t, ok)
+	_, example, _ = strings.Cut(example, "\n\n")
+	a := mustParse(t, example)
+	require.Len(t, a.Edits, 2)
+	require.Equal(t, edit.Whole, a.Edits[0].Kind)
+	require.Equal(t, edit.Replace, a.Edits[1].Kind)
+}

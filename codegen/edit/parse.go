@@ -370,3 +370,32 @@ func Format(a *Answer) string {
 	}
 	return b.String()
 }
+
+// Instructions explains the format to a model; the customize and repair
+// prompts include it as .EditFormat, so the instructions and the parser
+// cannot drift apart.
+const Instructions = `Answer with edit blocks and nothing else. There are two kinds of block:
+
+<<<FILE path/of/file.go
+the complete new content of the file
+FILE>>>
+
+<<<EDIT path/of/another_file.go
+<<<<<<< SEARCH
+lines copied exactly from the current file, white space included; they must occur exactly once
+=======
+the lines that replace them
+>>>>>>> REPLACE
+EDIT>>>
+
+Rules:
+- An EDIT block may hold several SEARCH/REPLACE pairs, applied in order. Keep each SEARCH
+  short but unique: a few whole lines.
+- Use FILE to create a file or to rewrite a small one, EDIT to change part of a larger one.
+- Paths are relative to the app's root, with / between folders. Only Go, SQL, HTML, CSS,
+  JavaScript and Markdown files and go.mod may be written; kiln.json and go.sum may not,
+  and files cannot be deleted.
+- Give each file at most one block.
+- You may begin with one line "SUMMARY: <what the edits do>".
+- If nothing needs to change, answer with the single line NO CHANGES.
+- Write no other text: no explanations, no Markdown fences.`
