@@ -346,9 +346,13 @@ func TestLLMRepair(t *testing.T) {
 		for _, s := range d.Steps {
 			steps = append(steps, s.Name+":"+string(s.Outcome))
 		}
-		want := "plan:succeeded render:succeeded customize:succeeded download modules:succeeded gofmt:succeeded vet:failed repair 1:succeeded gofmt:succeeded vet:succeeded build:succeeded test:succeeded package:succeeded"
-		if strings.Join(steps, " ") != want {
-			t.Errorf("steps:\n got %s\nwant %s", strings.Join(steps, " "), want)
+		for _, want := range []string{
+			"plan:succeeded render:succeeded customize:succeeded ",
+			" gofmt:succeeded vet:failed repair 1:succeeded gofmt:succeeded vet:succeeded build:succeeded test:succeeded ",
+		} {
+			if !strings.Contains(strings.Join(steps, " ")+" ", want) {
+				t.Errorf("steps lack %q:\n%s", want, strings.Join(steps, " "))
+			}
 		}
 		if u := d.LLMUsage; u == nil || u.Total.Calls != 3 || len(u.Steps) != 3 || u.Steps[2].Step != "repair 1" {
 			t.Errorf("usage = %+v", d.LLMUsage)
