@@ -39,6 +39,9 @@ func (p *Pipeline) withBudget(ctx context.Context, b *kiln.Build, rec kiln.Recor
 	if p.cfg.LLM == nil {
 		return ctx, nil
 	}
+	if b.NoCache {
+		ctx = llm.WithoutCache(ctx)
+	}
 	budget := &llm.Budget{
 		BuildID: b.ID, OwnerID: b.OwnerID,
 		BuildLimit: p.cfg.LLM.BuildTokens, MonthLimit: p.cfg.LLM.MonthTokens,

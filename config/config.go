@@ -96,6 +96,7 @@ type LLM struct {
 	MaxTokensPerUserMonth int64    `koanf:"max_tokens_per_user_month" help:"most tokens one user's builds may use per calendar month, UTC (0: no limit)"`
 	RepairAttempts        int      `koanf:"repair_attempts" help:"most repair attempts after a failed check (0: no repair)"`
 	Customize             bool     `koanf:"customize" help:"let the model adapt the rendered app to the description"`
+	Cache                 bool     `koanf:"cache" help:"answer a request seen before from DATA_DIR/cache/llm (builds with no_cache ask again)"`
 	Prices                []string `koanf:"prices" help:"MODEL=INPUT/OUTPUT US dollars per million tokens; MODEL may end in *"`
 }
 

@@ -20,6 +20,7 @@ func defaultLLM() LLM {
 		MaxTokensPerUserMonth: 5_000_000,
 		RepairAttempts:        3,
 		Customize:             true,
+		Cache:                 true,
 		// Public list prices in US dollars per million tokens; set
 		// llm.prices to correct them or to price other models.
 		Prices: []string{

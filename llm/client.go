@@ -71,6 +71,9 @@ type Config struct {
 	// Sleep waits between retries; tests replace it. It returns ctx's
 	// error when ctx ends first.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Cache, when set, answers a request seen before without calling the
+	// model (see WithoutCache).
+	Cache *Cache
 }
 
 // Client calls one model on one OpenAI-compatible server. It is safe for
@@ -201,6 +204,9 @@ type Response struct {
 	CostUSD      float64
 	Duration     time.Duration
 	Attempts     int
+	// Cached is true when the answer came from the Cache: no call was
+	// made and no tokens were used.
+	Cached bool
 }
 
 // Complete sends the request and returns the first choice's answer. Before
@@ -213,6 +219,19 @@ func (c *Client) Complete(ctx context.Context, req Request) (*Response, error) {
 	}
 	step := StepFrom(ctx)
 	meter := MeterFrom(ctx)
+	var cacheKey string
+	if c.cfg.Cache != nil {
+		cacheKey = c.cfg.Cache.key(c.host, c.cfg.Model, req)
+		if e, ok := c.cfg.Cache.get(cacheKey, c.cfg.MaxResponseBytes); ok && !cacheBypassed(ctx) {
+			c.cfg.Logger.InfoContext(ctx, "llm call answered from the cache", slog.String("step", step), slog.String("model", c.cfg.Model))
+			if meter != nil {
+				if err := meter.Record(ctx, Call{Step: step, Model: c.cfg.Model, Cached: true}); err != nil {
+					return nil, err
+				}
+			}
+			return &Response{Content: redact(e.Content, c.cfg.APIKey), Model: e.Model, FinishReason: e.FinishReason, Cached: true}, nil
+		}
+	}
 	maxOut := c.cfg.MaxOutputTokens
 	if meter != nil {
 		remaining, err := meter.Allow(ctx)
@@ -288,6 +307,11 @@ func (c *Client) Complete(ctx context.Context, req Request) (*Response, error) {
 		return resp, &Error{Kind: KindResponse, Message: fmt.Sprintf("llm: the answer was cut off at the output limit of %d tokens", maxOut)}
 	case strings.TrimSpace(resp.Content) == "":
 		return nil, &Error{Kind: KindResponse, Message: "llm: the model gave an empty answer"}
+	}
+	if c.cfg.Cache != nil {
+		if err := c.cfg.Cache.put(cacheKey, cacheEntry{Model: resp.Model, Content: resp.Content, FinishReason: resp.FinishReason}); err != nil {
+			c.cfg.Logger.WarnContext(ctx, "llm cache: store answer", slog.Any("error", err))
+		}
 	}
 	return resp, nil
 }

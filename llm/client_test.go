@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -446,4 +450,53 @@ func TestPrices(t *testing.T) {
 		_, err := llm.ParsePrices([]string{bad})
 		require.Error(t, err, bad)
 	}
+}
+
+func TestCache(t *testing.T) {
+	t.Parallel()
+	srv := llmtest.New(t)
+	srv.Respond = func(r llmtest.Request) llmtest.Reply {
+		return llmtest.Text("answer to " + r.Last() + " with " + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	}
+	dir := t.TempDir()
+	c := MustClient(t, srv, &bytes.Buffer{}, &sleeps{}, func(c *llm.Config) { c.Cache = &llm.Cache{Dir: dir} })
+	var lines []string
+	b := &llm.Budget{Logf: func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }}
+	ctx := llm.WithStep(llm.WithMeter(context.Background(), b), "plan")
+
+	first, err := c.Complete(ctx, ask("one"))
+	require.NoError(t, err)
+	require.False(t, first.Cached)
+	again, err := c.Complete(ctx, ask("one"))
+	require.NoError(t, err)
+	require.True(t, again.Cached)
+	require.Equal(t, first.Content, again.Content)
+	require.Len(t, srv.Requests(), 1, "a request seen before is not sent")
+	require.Equal(t, 1, b.Total().Calls, "a cached answer costs nothing")
+	require.Contains(t, lines[1], "llm plan: answered from the cache (no tokens used)")
+
+	_, err = c.Complete(ctx, ask("two"))
+	require.NoError(t, err)
+	_, err = c.Complete(llm.WithoutCache(ctx), ask("one"))
+	require.NoError(t, err)
+	schema := llm.Request{Messages: ask("one").Messages, Format: llm.FormatJSONObject}
+	_, err = c.Complete(ctx, schema)
+	require.NoError(t, err)
+	require.Len(t, srv.Requests(), 4, "another prompt, no_cache and another format ask again")
+
+	other := MustClient(t, srv, &bytes.Buffer{}, &sleeps{}, func(c *llm.Config) { c.Cache = &llm.Cache{Dir: dir}; c.Model = "gpt-other" })
+	_, err = other.Complete(ctx, ask("one"))
+	require.NoError(t, err)
+	require.Len(t, srv.Requests(), 5, "another model asks again")
+
+	// The answers echoed the key; the cache holds them redacted.
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		require.NotContains(t, string(data), testKey)
+		return err
+	})
+	require.NoError(t, err)
 }

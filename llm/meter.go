@@ -23,6 +23,8 @@ type Call struct {
 	Usage    Usage
 	CostUSD  float64
 	Duration time.Duration
+	// Cached is true for an answer from the cache (no tokens used).
+	Cached bool
 }
 
 // Meter accounts for the model calls made with a context: it refuses calls
@@ -129,6 +131,12 @@ func (b *Budget) Allow(ctx context.Context) (int64, error) {
 
 // Record implements Meter: it stores the call and adds it to the total.
 func (b *Budget) Record(ctx context.Context, c Call) error {
+	if c.Cached {
+		if b.Logf != nil {
+			b.Logf("llm %s: answered from the cache (no tokens used)", c.Step)
+		}
+		return nil
+	}
 	b.mu.Lock()
 	b.total.Calls++
 	b.total.PromptTokens += c.Usage.PromptTokens

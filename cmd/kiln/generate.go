@@ -121,7 +121,7 @@ func runGenerate(cmd *cobra.Command, sf *serverFlags, o generateOptions, args []
 	if err != nil {
 		return err
 	}
-	planner, steps, err := llmSetup(cfg, slog.New(slog.DiscardHandler), nil)
+	planner, steps, err := llmSetup(cfg, slog.New(slog.DiscardHandler), nil, "")
 	if err != nil {
 		return err
 	}

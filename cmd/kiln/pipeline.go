@@ -20,7 +20,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, usage kiln.UsageStore) (ki
 	if err != nil {
 		return nil, err
 	}
-	planner, steps, err := llmSetup(cfg, log, usage)
+	planner, steps, err := llmSetup(cfg, log, usage, filepath.Join(cfg.DataDir, "cache", "llm"))
 	if err != nil {
 		return nil, err
 	}

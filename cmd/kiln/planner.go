@@ -19,15 +19,16 @@ func rulesPlanner() codegen.Planner { return plan.Rules{} }
 // llmSetup returns the planner the settings choose and, when a model is
 // configured, the pipeline's LLM settings: planner rules plans offline;
 // llm with the model; auto with the model when llm.model is set. usage
-// stores the calls (nil: in memory only).
-func llmSetup(cfg config.Config, log *slog.Logger, usage kiln.UsageStore) (codegen.Planner, *codegen.LLM, error) {
+// stores the calls (nil: in memory only); cacheDir keeps answers when
+// llm.cache is on ("": no cache).
+func llmSetup(cfg config.Config, log *slog.Logger, usage kiln.UsageStore, cacheDir string) (codegen.Planner, *codegen.LLM, error) {
 	if !cfg.LLM.Configured() {
 		if cfg.Planner == "llm" {
 			return nil, nil, fmt.Errorf("planner: llm needs llm.model")
 		}
 		return rulesPlanner(), nil, nil
 	}
-	client, err := newLLMClient(cfg, log)
+	client, err := newLLMClient(cfg, log, cacheDir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -44,14 +45,18 @@ func llmSetup(cfg config.Config, log *slog.Logger, usage kiln.UsageStore) (codeg
 }
 
 // newLLMClient returns the model client the llm settings describe.
-func newLLMClient(cfg config.Config, log *slog.Logger) (*llm.Client, error) {
+func newLLMClient(cfg config.Config, log *slog.Logger, cacheDir string) (*llm.Client, error) {
 	prices, err := cfg.LLM.PriceTable()
 	if err != nil {
 		return nil, fmt.Errorf("llm.prices: %w", err)
 	}
+	var cache *llm.Cache
+	if cfg.LLM.Cache && cacheDir != "" {
+		cache = &llm.Cache{Dir: cacheDir}
+	}
 	return llm.New(llm.Config{
 		BaseURL: cfg.LLM.BaseURL, APIKey: cfg.LLM.APIKey, Model: cfg.LLM.Model,
 		Timeout: cfg.LLM.Timeout, MaxRetries: cfg.LLM.MaxRetries, MaxOutputTokens: cfg.LLM.MaxOutputTokens,
-		Prices: prices, Logger: log,
+		Prices: prices, Logger: log, Cache: cache,
 	})
 }
