@@ -50,6 +50,8 @@ type Failure struct {
 	// Signature identifies the error independently of line numbers and
 	// timings, to notice the same error coming back.
 	Signature string
+	// TimedOut is true when the check ran out of time rather than failed.
+	TimedOut bool
 }
 
 // Attempt is what one customize or repair attempt did, as the validation

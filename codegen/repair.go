@@ -142,6 +142,10 @@ func (p *Pipeline) checkLoop(ctx context.Context, runner *sandbox.Runner, w *wor
 		switch {
 		case a == nil || maxAttempts == 0:
 			return stop("")
+		case failure.TimedOut && failure.Check != "test":
+			// A slow machine or a huge app, not a bug a model can fix (a
+			// test that hangs may be).
+			return stop(fmt.Sprintf("%s ran out of time, which no code change can repair", failure.Command))
 		case slices.Contains(seen, failure.Signature):
 			return stop(fmt.Sprintf("the same %s error came back after repair attempt %d", failure.Check, attempt-1))
 		case attempt > maxAttempts:
@@ -240,7 +244,7 @@ func (p *Pipeline) runCheck(ctx context.Context, runner *sandbox.Runner, dir str
 		return nil, nil
 	}
 	output := trimOutput(c.name, out.String())
-	return &Failure{Check: c.name, Command: cr.Command, Message: msg, Output: output, Signature: signature(c.name, output)}, nil
+	return &Failure{Check: c.name, Command: cr.Command, Message: msg, Output: output, Signature: signature(c.name, output), TimedOut: res.TimedOut}, nil
 }
 
 // tidy brings go.sum in line with a go.mod a repair changed, from the

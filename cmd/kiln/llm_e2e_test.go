@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -85,6 +86,7 @@ func MustLLMMain(tb testing.TB, srv *llmtest.Server, tweak func(*config.Config))
 		tb.Fatal(err)
 	}
 	srv.RequireKey(e2eKey)
+	shareGoBuildCache(tb, cfg.DataDir)
 	logs := &syncBuffer{}
 	m := NewMain(cfg, logs)
 	m.WorkerTuning = func(c *worker.Config) { c.Heartbeat = 200 * time.Millisecond }
@@ -434,5 +436,30 @@ func tarFile(tb testing.TB, tgz []byte, name string) string {
 			b, _ := io.ReadAll(tr)
 			return string(b)
 		}
+	}
+}
+
+// shareGoBuildCache points the first user's build cache at this machine's
+// Go build cache, which already holds the generated apps' dependencies
+// (compiled by codegen/render's tests and earlier runs), so these tests
+// spend their time on the repair loop, not on a cold compile of SQLite
+// (TestRealPipeline covers the cold first build). The apps built are
+// Kiln's templates and the scripted edits: trusted code.
+func shareGoBuildCache(tb testing.TB, dataDir string) {
+	tb.Helper()
+	out, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		tb.Fatalf("go env GOCACHE: %v", err)
+	}
+	gocache := strings.TrimSpace(string(out))
+	if gocache == "" || gocache == "off" {
+		return
+	}
+	dir := filepath.Join(dataDir, "cache", "go-build")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Symlink(gocache, filepath.Join(dir, "owner-1")); err != nil {
+		tb.Fatal(err)
 	}
 }
