@@ -183,7 +183,7 @@ func requireNoKey(tb testing.TB, m *Main, logs *syncBuffer, c *client.Client, d 
 		}
 	}
 	err = filepath.WalkDir(m.Config.DataDir, func(p string, e os.DirEntry, err error) error {
-		if err != nil || e.IsDir() || strings.Contains(p, string(filepath.Separator)+"cache"+string(filepath.Separator)) {
+		if err != nil || e.IsDir() || strings.Contains(p, filepath.Join("cache", "go-build")) {
 			return err
 		}
 		b, err := os.ReadFile(p)
