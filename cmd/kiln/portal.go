@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/kiln-build/kiln/api"
@@ -45,9 +46,10 @@ func (m *Main) startPortal(ctx context.Context, baseURL string) (http.Handler, e
 // previewPlanner is the planner behind POST /v1/plan: the one builds use
 // (rules offline, or the configured model), so a previewed plan is what a
 // build of the description would plan. Model calls made for previews are
-// not charged to a build's token budget.
+// not charged to a build's token budget; with llm.cache on they share the
+// builds' answer cache, so a build of a previewed description plans from it.
 func (m *Main) previewPlanner() (api.Planner, error) {
-	p, _, err := llmSetup(m.Config, m.Logger, nil)
+	p, _, err := llmSetup(m.Config, m.Logger, nil, filepath.Join(m.Config.DataDir, "cache", "llm"))
 	if err != nil {
 		return nil, err
 	}
