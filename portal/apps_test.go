@@ -294,6 +294,14 @@ func TestBuildLogAndCancel(t *testing.T) {
 	p = b.Post(second+"/cancel").MustStatus(t, http.StatusSeeOther)
 	b.Get(p.location()).MustContain(t, "Cancel requested", `data-status="canceled"`, "Rebuild")
 
+	// The page's script gets single-use stream tickets with the form token.
+	b.Get(second).MustContain(t, `data-stream="1" data-csrf="`)
+	tk := b.Post("/stream-ticket.json").MustStatus(t, http.StatusOK)
+	if !strings.Contains(tk.body, `"ticket":"kst_`) {
+		t.Errorf("stream ticket: %s", tk.body)
+	}
+	b.PostForm("/stream-ticket.json", url.Values{"csrf": {"wrong"}}).MustStatus(t, http.StatusForbidden)
+
 	// Anything but a number is no page.
 	b.Get("/builds/abc").MustStatus(t, http.StatusNotFound)
 	b.Get("/builds/99999").MustStatus(t, http.StatusNotFound).MustContain(t, "Not Found")

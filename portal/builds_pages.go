@@ -67,6 +67,9 @@ type buildPage struct {
 	// Unsandboxed is set when the checks ran without the sandbox.
 	Unsandboxed bool
 	Notice      string
+	// Stream is set when the page follows the build over the API's event
+	// stream rather than by polling.
+	Stream bool
 }
 
 func (p *Portal) buildPage(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -87,7 +90,7 @@ func (p *Portal) buildPage(w http.ResponseWriter, r *http.Request, s *session) e
 	if err != nil {
 		return err
 	}
-	pg := &buildPage{Build: b, App: app, Steps: steps, Lines: logs.Items, After: logs.NextAfter, More: len(logs.Items) == logPage}
+	pg := &buildPage{Build: b, App: app, Steps: steps, Lines: logs.Items, After: logs.NextAfter, More: len(logs.Items) == logPage, Stream: p.streams}
 	for _, l := range logs.Items {
 		if l.Stream == kiln.StreamSystem && strings.Contains(l.Text, unsandboxedMarker) {
 			pg.Unsandboxed = true
@@ -273,5 +276,17 @@ func (p *Portal) download(w http.ResponseWriter, r *http.Request, s *session) er
 		p.log.ErrorContext(r.Context(), "stream artifact to browser", slog.Int64("artifact_id", id), slog.Any("error", err))
 		panic(http.ErrAbortHandler)
 	}
+	return nil
+}
+
+// streamTicket answers the build page's script with a single-use ticket
+// that opens one event stream (GET /v1/builds/{id}/events?ticket=…): a
+// browser's EventSource cannot send the session's bearer token.
+func (p *Portal) streamTicket(w http.ResponseWriter, r *http.Request, s *session) error {
+	t, err := s.api.CreateStreamTicket(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": t.Ticket, "expires_at": t.ExpiresAt})
 	return nil
 }

@@ -97,6 +97,7 @@ func MustEnv(tb testing.TB, opts ...func(*portal.Config)) *env {
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
 		Blobs: e.blobs, Planner: plan.Rules{}, DevOutbox: e.mailer, Logger: log,
+		Events: sqlstore.NewBuildEventService(db),
 	})
 	cfg := portal.Config{API: apiSrv, Sessions: sqlstore.NewWebSessionStore(db), BaseURL: base, Dev: true, Logger: log, Now: e.clock.Now}
 	for _, o := range opts {

@@ -63,6 +63,9 @@ type Portal struct {
 	mux          *http.ServeMux
 	handler      http.Handler
 	refreshLocks refreshLocks
+	// streams is set when the API serves live build events, which the
+	// build page then follows instead of polling.
+	streams bool
 }
 
 // New returns the portal. It fails when the templates do not parse (a
@@ -81,6 +84,8 @@ func New(cfg Config) (*Portal, error) {
 	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Scheme == "https" {
 		p.secure = true
 	}
+	probe, _ := http.NewRequest(http.MethodGet, "/v1/builds/1/events", nil)
+	p.streams = cfg.API.Routes(probe)
 	var err error
 	if p.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -131,6 +136,7 @@ func (p *Portal) routes() {
 	mux.Handle("GET /builds/{id}/log.json", p.user(p.buildLog))
 	mux.Handle("GET /builds/{id}/log.txt", p.user(p.buildLogText))
 	mux.Handle("POST /builds/{id}/cancel", p.user(p.cancelBuild))
+	mux.Handle("POST /stream-ticket.json", p.user(p.streamTicket))
 	mux.Handle("GET /artifacts/{id}/download", p.user(p.download))
 	mux.Handle("GET /account", p.user(p.accountPage))
 	mux.Handle("POST /account/tokens", p.user(p.createToken))

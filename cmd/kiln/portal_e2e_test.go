@@ -17,6 +17,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	kiln "github.com/kiln-build/kiln"
@@ -131,6 +132,21 @@ func newTab(t *testing.T, parent context.Context, opts ...chromedp.ContextOption
 				return
 			}
 			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	// A script error on any page fails the test.
+	errs := chromedp.Events(ctx, cdpruntime.ExceptionThrown)
+	go func() {
+		for ev, err := range errs {
+			if err != nil {
+				return
+			}
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			t.Errorf("script error at %s:%d:%d: %s", d.URL, d.LineNumber+1, d.ColumnNumber+1, msg)
 		}
 	}()
 	return &tab{t: t, ctx: ctx}
@@ -329,6 +345,7 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#description`), "a slow todo app with tasks (title) "+e2eHostile),
 		chromedp.Click(`//button[text()="Build without reviewing the plan"]`),
 		chromedp.WaitVisible(`//div[contains(@class, "line") and contains(., "pkg39")]`),
+		chromedp.WaitVisible(chromedp.CSS(`#log[data-following="stream"]`)),
 		chromedp.Click(`//button[text()="Cancel build"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#build-status [data-status="canceled"]`)))
 

@@ -108,11 +108,23 @@
   }
   var terminal = { succeeded: 1, failed: 1, canceled: 1 };
 
+  // duration formats milliseconds like portal/render.go's humanDuration.
+  function duration(ms) {
+    if (ms < 1000) return Math.max(0, Math.round(ms)) + "ms";
+    var s = ms / 1000;
+    if (s < 60) return s.toFixed(1) + "s";
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + "m" + ("0" + Math.floor(s % 60)).slice(-2) + "s";
+    return Math.floor(m / 60) + "h" + ("0" + (m % 60)).slice(-2) + "m";
+  }
+
   // The build page: follow the log and the steps until the build ends.
   function buildPage(log) {
     var id = log.getAttribute("data-build");
     var after = parseInt(log.getAttribute("data-after"), 10) || 0;
-    var stick = true, wasLive = log.hasAttribute("data-live");
+    // wasLive: the build was running when the page was made, so the page
+    // reloads when it ends, to show its files and report.
+    var stick = true, wasLive = log.hasAttribute("data-running");
     var follow = $("#log-follow"), search = $("#log-search"), matches = $("#log-matches");
     var query = "";
 
@@ -164,9 +176,37 @@
       else if (follow) follow.hidden = false;
     }
 
-    function update(d) {
+    function setStatus(status) {
       var st = $("#build-status");
-      if (st && !st.querySelector('[data-status="' + d.status + '"]')) { st.textContent = ""; st.appendChild(statusBadge(d.status)); }
+      if (st && !st.querySelector('[data-status="' + status + '"]')) { st.textContent = ""; st.appendChild(statusBadge(status)); }
+    }
+    function setError(text) {
+      var err = $("#build-error");
+      if (err && text) { err.textContent = text; err.hidden = false; }
+    }
+    // stepRow shows one step event: a new row when it started, its outcome
+    // and duration when it finished.
+    function stepRow(s) {
+      var tb = $("#steps");
+      if (!tb) return;
+      var none = $("tr.none", tb);
+      if (none) none.remove();
+      var tr = $('tr[data-step="' + s.id + '"]', tb);
+      if (!tr) {
+        tr = document.createElement("tr");
+        tr.setAttribute("data-step", s.id);
+        for (var i = 0; i < 3; i++) tr.appendChild(document.createElement("td"));
+        tb.appendChild(tr);
+      }
+      tr.children[0].textContent = s.name;
+      tr.children[1].textContent = "";
+      tr.children[1].appendChild(statusBadge(s.outcome));
+      if (s.error) { var e = document.createElement("span"); e.className = "muted"; e.textContent = " " + s.error; tr.children[1].appendChild(e); }
+      tr.children[2].textContent = s.phase === "finished" ? duration(s.duration_ms || 0) : "";
+    }
+
+    function update(d) {
+      setStatus(d.status);
       var tb = $("#steps");
       if (tb && d.steps && d.steps.length) {
         tb.textContent = "";
@@ -180,8 +220,7 @@
           tb.appendChild(tr);
         });
       }
-      var err = $("#build-error");
-      if (err && d.error) { err.textContent = d.error; err.hidden = false; }
+      setError(d.error);
       if (d.cancel_requested) {
         var btn = $("#cancel-form button");
         if (btn) { btn.disabled = true; btn.textContent = "Canceling…"; }
@@ -190,6 +229,7 @@
 
     var failures = 0;
     function poll() {
+      log.setAttribute("data-following", "poll");
       getJSON("/builds/" + id + "/log.json?after=" + after).then(function (d) {
         failures = 0;
         addLines(d.lines || []);
@@ -206,8 +246,48 @@
         if (failures < 20) setTimeout(poll, Math.min(1000 * Math.pow(2, failures), 15000));
       });
     }
+    // followStream reads the API's event stream (docs/STREAMING.md) with a
+    // single-use ticket per connection; after repeated failures it falls
+    // back to polling.
+    var seq = after, streamFailures = 0;
+    function followStream() {
+      var body = new URLSearchParams({ csrf: log.getAttribute("data-csrf") });
+      fetch("/stream-ticket.json", { method: "POST", credentials: "same-origin", body: body }).then(function (r) {
+        if (!r.ok) throw new Error("ticket: HTTP " + r.status);
+        return r.json();
+      }).then(function (t) {
+        var es = new EventSource("/v1/builds/" + id + "/events?ticket=" + encodeURIComponent(t.ticket) + "&after=" + seq);
+        var ended = false;
+        function end() { ended = true; es.close(); if (wasLive) location.reload(); }
+        es.onopen = function () { streamFailures = 0; log.setAttribute("data-following", "stream"); };
+        es.onmessage = function (m) {
+          var e = JSON.parse(m.data);
+          if (e.seq > seq) seq = e.seq;
+          if (e.kind === "log" && e.log) addLines([{ seq: e.seq, stream: e.log.stream, text: e.log.text }]);
+          else if (e.kind === "status" && e.status) setStatus(e.status.status);
+          else if (e.kind === "step" && e.step) stepRow(e.step);
+          else if (e.kind === "end" && e.end) { setStatus(e.end.status); setError(e.end.error); end(); }
+        };
+        es.addEventListener("close", function (m) {
+          var c = {};
+          try { c = JSON.parse(m.data); } catch (x) { /* keep {} */ }
+          es.close();
+          if (c.code === 1000) { if (!ended) end(); } else retry();
+        });
+        es.onerror = function () { if (!ended) { es.close(); retry(); } };
+      }).catch(retry);
+    }
+    function retry() {
+      streamFailures++;
+      if (streamFailures > 5) { poll(); return; }
+      setTimeout(followStream, Math.min(500 * Math.pow(2, streamFailures), 10000));
+    }
+
     toBottom();
-    if (log.hasAttribute("data-live")) poll();
+    if (log.hasAttribute("data-live")) {
+      if (log.hasAttribute("data-stream") && window.EventSource) followStream();
+      else poll();
+    }
   }
 
   // The dashboard: update the status of builds that are still running.
