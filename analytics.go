@@ -97,6 +97,10 @@ type Event struct {
 	SessionID  string         `json:"session_id,omitempty"`
 	Value      *float64       `json:"value,omitempty"`
 	Properties map[string]any `json:"properties,omitempty"`
+	// PropertiesJSON, when set, is Properties already encoded as a JSON
+	// object (as it arrived), which the store keeps instead of encoding
+	// Properties again.
+	PropertiesJSON []byte `json:"-"`
 }
 
 // Interval is the width of a summary's buckets.

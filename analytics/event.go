@@ -72,7 +72,7 @@ func ReadBody(body []byte, encoding string) ([]byte, error) {
 // MaxIngestEvents, EInvalid for an empty batch, a MalformedError when the
 // array itself is broken. A broken NDJSON line only refuses that line.
 func Parse(body []byte, now time.Time, maxAge time.Duration) ([]kiln.Event, []kiln.EventRejection, error) {
-	raws, lineErrs, err := split(body)
+	raws, array, err := split(body)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -82,11 +82,10 @@ func Parse(body []byte, now time.Time, maxAge time.Duration) ([]kiln.Event, []ki
 	events := make([]kiln.Event, 0, len(raws))
 	var rejected []kiln.EventRejection
 	for i, raw := range raws {
-		if msg, ok := lineErrs[i]; ok {
-			rejected = append(rejected, kiln.EventRejection{Index: i, Errors: []string{msg}})
-			continue
+		e, errs, malformed := validate(raw, now, maxAge)
+		if malformed && array {
+			return nil, nil, malformedf("malformed JSON array at event %d", i)
 		}
-		e, errs := validate(raw, now, maxAge)
 		if len(errs) > 0 {
 			rejected = append(rejected, kiln.EventRejection{Index: i, Errors: errs})
 			continue
@@ -96,32 +95,16 @@ func Parse(body []byte, now time.Time, maxAge time.Duration) ([]kiln.Event, []ki
 	return events, rejected, nil
 }
 
-// split cuts the body into one raw JSON value per event. For NDJSON, lines
-// that are not one JSON value are reported in lineErrs by index.
-func split(body []byte) (raws []json.RawMessage, lineErrs map[int]string, err error) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
+var errTooManyEvents = kiln.Errorf(kiln.ETooLarge, "a request carries at most %d events", kiln.MaxIngestEvents)
+
+// split cuts the body into one raw value per event: the elements of a JSON
+// array, or the non-blank lines of NDJSON. It checks only the array's
+// structure; validate checks each event.
+func split(body []byte) (raws [][]byte, array bool, err error) {
+	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		dec := json.NewDecoder(bytes.NewReader(trimmed))
-		if _, err := dec.Token(); err != nil {
-			return nil, nil, malformedf("malformed JSON array: %v", err)
-		}
-		for dec.More() {
-			if len(raws) == kiln.MaxIngestEvents {
-				return nil, nil, kiln.Errorf(kiln.ETooLarge, "a request carries at most %d events", kiln.MaxIngestEvents)
-			}
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, nil, malformedf("malformed JSON array at event %d: %v", len(raws), err)
-			}
-			raws = append(raws, raw)
-		}
-		if _, err := dec.Token(); err != nil {
-			return nil, nil, malformedf("malformed JSON array: %v", err)
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return nil, nil, malformedf("unexpected data after the JSON array")
-		}
-		return raws, nil, nil
+		raws, err := splitArray(trimmed)
+		return raws, true, err
 	}
 	for line := range bytes.Lines(body) {
 		line = bytes.TrimSpace(line)
@@ -129,21 +112,63 @@ func split(body []byte) (raws []json.RawMessage, lineErrs map[int]string, err er
 			continue
 		}
 		if len(raws) == kiln.MaxIngestEvents {
-			return nil, nil, kiln.Errorf(kiln.ETooLarge, "a request carries at most %d events", kiln.MaxIngestEvents)
-		}
-		if !json.Valid(line) {
-			if lineErrs == nil {
-				lineErrs = map[int]string{}
-			}
-			msg := "malformed JSON"
-			if !utf8.Valid(line) {
-				msg = "invalid UTF-8"
-			}
-			lineErrs[len(raws)] = msg
+			return nil, false, errTooManyEvents
 		}
 		raws = append(raws, line)
 	}
-	return raws, lineErrs, nil
+	return raws, false, nil
+}
+
+// splitArray returns the elements of a JSON array, found by tracking
+// strings and nesting; b starts with '[' and has no surrounding space.
+func splitArray(b []byte) ([][]byte, error) {
+	var raws [][]byte
+	var open []byte // the brackets not closed yet
+	start, inString := 1, false
+	for i := 0; i < len(b); i++ {
+		ch := b[i]
+		if inString {
+			switch ch {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch ch {
+		case '"':
+			inString = true
+		case '[', '{':
+			open = append(open, ch)
+		case ']', '}':
+			if len(open) == 0 || open[len(open)-1] != ch-2 { // '[' is ']'-2, '{' is '}'-2
+				return nil, malformedf("malformed JSON array: unbalanced %q", ch)
+			}
+			open = open[:len(open)-1]
+			if len(open) == 0 {
+				if i != len(b)-1 {
+					return nil, malformedf("unexpected data after the JSON array")
+				}
+				if elem := bytes.TrimSpace(b[start:i]); len(elem) > 0 || len(raws) > 0 {
+					raws = append(raws, elem)
+				}
+				if len(raws) > kiln.MaxIngestEvents {
+					return nil, errTooManyEvents
+				}
+				return raws, nil
+			}
+		case ',':
+			if len(open) == 1 {
+				raws = append(raws, bytes.TrimSpace(b[start:i]))
+				start = i + 1
+				if len(raws) > kiln.MaxIngestEvents {
+					return nil, errTooManyEvents
+				}
+			}
+		}
+	}
+	return nil, malformedf("malformed JSON array: it does not end")
 }
 
 // kindOf names a JSON value's type for messages.
@@ -164,11 +189,26 @@ func kindOf(raw json.RawMessage) string {
 }
 
 // validate checks one event and returns it, or every problem found.
-func validate(raw json.RawMessage, now time.Time, maxAge time.Duration) (kiln.Event, []string) {
-	var e kiln.Event
+// malformed reports that raw is not JSON at all.
+func validate(raw json.RawMessage, now time.Time, maxAge time.Duration) (e kiln.Event, errs []string, malformed bool) {
 	if !utf8.Valid(raw) {
-		return e, []string{"invalid UTF-8"}
+		return kiln.Event{}, []string{"invalid UTF-8"}, false
 	}
+	if e, ok := validateFast(raw, now, maxAge); ok {
+		// raw may live in a buffer the server reuses after answering.
+		e.PropertiesJSON = bytes.Clone(e.PropertiesJSON)
+		return e, nil, false
+	}
+	if !json.Valid(raw) {
+		return kiln.Event{}, []string{"malformed JSON"}, true
+	}
+	e, errs = validateSlow(raw, now, maxAge)
+	return e, errs, false
+}
+
+// validateSlow checks every field on its own and names every problem.
+func validateSlow(raw json.RawMessage, now time.Time, maxAge time.Duration) (kiln.Event, []string) {
+	var e kiln.Event
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return e, []string{fmt.Sprintf("must be a JSON object, got %s", kindOf(raw))}
@@ -234,7 +274,9 @@ func validate(raw json.RawMessage, now time.Time, maxAge time.Duration) (kiln.Ev
 				e.Value = &f
 			}
 		case "properties":
-			e.Properties = properties(v, bad)
+			if props := properties(v, bad); len(props) > 0 {
+				e.Properties = props
+			}
 		default:
 			bad("%s: unknown field (fields are name, timestamp, user_id, session_id, value, properties)", quoteField(k))
 		}

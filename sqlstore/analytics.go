@@ -34,6 +34,9 @@ type EventStore struct {
 	lockOnce sync.Once
 	lockID   int64
 	lockErr  error
+
+	stmtMu sync.Mutex
+	stmts  map[int]*sql.Stmt // prepared SQLite INSERTs by row count
 }
 
 var _ kiln.AnalyticsService = (*EventStore)(nil)
@@ -41,20 +44,53 @@ var _ kiln.AnalyticsService = (*EventStore)(nil)
 // NewEventStore returns the event store over db.
 func NewEventStore(db *DB) *EventStore { return &EventStore{db: db} }
 
-// insertChunk is how many events one INSERT statement carries on SQLite.
-const insertChunk = 200
+// insertChunk is the most events one INSERT statement carries on SQLite;
+// a batch is inserted in power-of-two chunks so that a few prepared
+// statements serve every batch size.
+const insertChunk = 256
 
-var insertEventsSQL = func() string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO analytics_events (app_id, ts, name, user_id, session_id, value, props) VALUES ")
-	for i := range insertChunk {
-		if i > 0 {
-			b.WriteByte(',')
+// insertEventsSQL returns the INSERT of n events.
+func insertEventsSQL(n int) string {
+	return "INSERT INTO analytics_events (app_id, ts, name, user_id, session_id, value, props) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?),", n), ",")
+}
+
+// chunks splits n into the power-of-two sizes of insertChunk and below.
+func chunks(n int) []int {
+	var out []int
+	for size := insertChunk; n > 0; size /= 2 {
+		for n >= size {
+			out = append(out, size)
+			n -= size
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
 	}
-	return b.String()
-}()
+	return out
+}
+
+// insertStmts returns the prepared INSERTs for sizes. They are prepared
+// on the writer pool once and kept: on SQLite it is one connection, so a
+// transaction reuses them without parsing the statement again. Call it
+// outside a transaction, which would hold that connection.
+func (s *EventStore) insertStmts(ctx context.Context, sizes []int) (map[int]*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.stmts == nil {
+		s.stmts = map[int]*sql.Stmt{}
+	}
+	out := make(map[int]*sql.Stmt, len(sizes))
+	for _, n := range sizes {
+		st := s.stmts[n]
+		if st == nil {
+			var err error
+			if st, err = s.db.writer.PrepareContext(ctx, insertEventsSQL(n)); err != nil {
+				return nil, fmt.Errorf("prepare insert: %w", err)
+			}
+			s.stmts[n] = st
+		}
+		out[n] = st
+	}
+	return out, nil
+}
 
 // evTime is the query argument for an event time: unix microseconds on
 // SQLite, timestamptz on PostgreSQL.
@@ -90,7 +126,9 @@ func nullString(s string) any {
 // eventArgs returns the seven column values of an event.
 func (db *DB) eventArgs(e *kiln.Event) ([]any, error) {
 	var props any
-	if len(e.Properties) > 0 {
+	if len(e.PropertiesJSON) > 0 {
+		props = string(e.PropertiesJSON)
+	} else if len(e.Properties) > 0 {
 		b, err := json.Marshal(e.Properties)
 		if err != nil {
 			return nil, fmt.Errorf("encode event properties: %w", err)
@@ -133,37 +171,26 @@ func (s *EventStore) InsertEvents(ctx context.Context, events []kiln.Event) erro
 		return err
 	}
 	db := s.db
+	sizes := chunks(len(events))
+	stmts, err := s.insertStmts(ctx, sizes)
+	if err != nil {
+		return err
+	}
 	return db.inTx(ctx, func(c conn) error {
 		args := make([]any, 0, 7*insertChunk)
-		flush := func(n int) error {
-			q := insertEventsSQL
-			if n < insertChunk {
-				q = insertEventsSQL[:strings.Index(insertEventsSQL, "VALUES ")+len("VALUES ")] +
-					strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?),", n), ",")
-			}
-			if _, err := c.exec(ctx, q, args...); err != nil {
-				return fmt.Errorf("insert events: %w", err)
-			}
+		i := 0
+		for _, n := range sizes {
 			args = args[:0]
-			return nil
-		}
-		n := 0
-		for i := range events {
-			a, err := db.eventArgs(&events[i])
-			if err != nil {
-				return err
-			}
-			args = append(args, a...)
-			if n++; n == insertChunk {
-				if err := flush(n); err != nil {
+			for _, e := range events[i : i+n] {
+				a, err := db.eventArgs(&e)
+				if err != nil {
 					return err
 				}
-				n = 0
+				args = append(args, a...)
 			}
-		}
-		if n > 0 {
-			if err := flush(n); err != nil {
-				return err
+			i += n
+			if _, err := c.tx.StmtContext(ctx, stmts[n]).ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("insert events: %w", err)
 			}
 		}
 		return s.touchKeys(ctx, c, keys)
@@ -302,10 +329,26 @@ func (s *EventStore) RollUp(ctx context.Context, limit int) (int, error) {
 		if n == 0 {
 			return nil
 		}
+		// Every group reads and writes one row: prepare both statements once.
+		read, err := c.tx.PrepareContext(ctx, db.rebind("SELECT "+rollupColumns+
+			" FROM analytics_rollups WHERE app_id = ? AND granularity = ? AND bucket = ? AND name = ?"+db.forUpdate()))
+		if err != nil {
+			return fmt.Errorf("prepare rollup read: %w", err)
+		}
+		defer read.Close()
+		write, err := c.tx.PrepareContext(ctx, db.rebind(`INSERT INTO analytics_rollups
+			(app_id, granularity, bucket, name, count, value_count, value_sum, value_min, value_max, sketch, users, props)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (app_id, granularity, bucket, name) DO UPDATE SET
+			count = excluded.count, value_count = excluded.value_count, value_sum = excluded.value_sum,
+			value_min = excluded.value_min, value_max = excluded.value_max,
+			sketch = excluded.sketch, users = excluded.users, props = excluded.props`))
+		if err != nil {
+			return fmt.Errorf("prepare rollup write: %w", err)
+		}
+		defer write.Close()
 		for k, r := range groups {
-			stored, err := scanRollup(c.row(ctx, "SELECT "+rollupColumns+
-				" FROM analytics_rollups WHERE app_id = ? AND granularity = ? AND bucket = ? AND name = ?"+db.forUpdate(),
-				k.app, k.granularity, k.bucket, k.name))
+			stored, err := scanRollup(read.QueryRowContext(ctx, k.app, k.granularity, k.bucket, k.name))
 			if err == nil {
 				r.merge(stored)
 			} else if !errors.Is(err, sql.ErrNoRows) {
@@ -319,14 +362,7 @@ func (s *EventStore) RollUp(ctx context.Context, limit int) (int, error) {
 			if r.valueCount > 0 {
 				minV, maxV = r.min, r.max
 			}
-			_, err = c.exec(ctx, `INSERT INTO analytics_rollups
-				(app_id, granularity, bucket, name, count, value_count, value_sum, value_min, value_max, sketch, users, props)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (app_id, granularity, bucket, name) DO UPDATE SET
-				count = excluded.count, value_count = excluded.value_count, value_sum = excluded.value_sum,
-				value_min = excluded.value_min, value_max = excluded.value_max,
-				sketch = excluded.sketch, users = excluded.users, props = excluded.props`,
-				k.app, k.granularity, k.bucket, k.name, r.count, r.valueCount, r.sum, minV, maxV, values, users, props)
+			_, err = write.ExecContext(ctx, k.app, k.granularity, k.bucket, k.name, r.count, r.valueCount, r.sum, minV, maxV, values, users, props)
 			if err != nil {
 				return fmt.Errorf("write rollup: %w", err)
 			}

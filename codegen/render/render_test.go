@@ -164,7 +164,7 @@ func TestRenderGofmtClean(t *testing.T) {
 				t.Errorf("%s/%s is not gofmt-clean", spec.Name, p)
 			}
 		}
-		if want := 6 + 3*len(spec.Entities); n != want {
+		if want := 8 + 3*len(spec.Entities); n != want { // main, api (3), store, web, analytics (2)
 			t.Errorf("%s: %d Go files, want %d", spec.Name, n, want)
 		}
 	}
@@ -209,8 +209,11 @@ func TestRenderContract(t *testing.T) {
 	if strings.Contains(js, "innerHTML") || strings.Contains(js, "insertAdjacentHTML") || strings.Contains(js, "document.write") {
 		t.Error("app.js writes HTML; it must only use textContent")
 	}
-	if !strings.Contains(string(files["main.go"]), "KILN:ANALYTICS") {
-		t.Error("main.go lacks the marked spot for the analytics client")
+	main := string(files["main.go"])
+	for _, want := range []string{"analytics.FromEnv(getenv, log)", "tracker.Middleware(handler)", "tracker.Close(flushCtx)"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("main.go does not wire the analytics client: lacks %s", want)
+		}
 	}
 }
 
