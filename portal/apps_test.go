@@ -307,6 +307,27 @@ func TestBuildLogAndCancel(t *testing.T) {
 	b.Get("/builds/99999").MustStatus(t, http.StatusNotFound).MustContain(t, "Not Found")
 }
 
+func TestBuildWithModel(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t)
+	b := e.Browser(t)
+	b.MustSignup("ada@example.com")
+	b.Get("/apps/new")
+	p := b.Post("/apps/new", "op", "build", "description", "A todo app with tasks (title), repaired by a model").MustStatus(t, http.StatusSeeOther)
+	e.RunBuild(t, buildID(t, p.location()))
+	b.Get(p.location()).MustStatus(t, http.StatusOK).MustContain(t,
+		"Language model", "1 call, 1500 tokens (1200 in, 300 out), about $0.0123", "<td data-label=\"Step\">repair 1</td>",
+		"What the model changed (tiny-model)", "Repairs stopped: the checks passed.", "after <code>vet</code> failed",
+		"store.go:3: &lt;undefined&gt; x", "<code>store.go</code> edited")
+	// Without model calls the section is absent.
+	b.Get("/apps/new")
+	p = b.Post("/apps/new", "op", "build", "description", "A todo app with tasks (title)").MustStatus(t, http.StatusSeeOther)
+	e.RunBuild(t, buildID(t, p.location()))
+	if pg := b.Get(p.location()); strings.Contains(pg.body, "Language model") {
+		t.Error("a build without model calls shows a usage section")
+	}
+}
+
 func TestCompareBuilds(t *testing.T) {
 	t.Parallel()
 	e := MustEnv(t)

@@ -36,6 +36,32 @@ type validationReport struct {
 	Sandboxed       bool          `json:"sandboxed"`
 	Checks          []reportCheck `json:"checks"`
 	Passed          bool          `json:"passed"`
+	LLM             *reportLLM    `json:"llm,omitempty"`
+}
+
+// reportLLM is what the model changed (codegen.LLMReport).
+type reportLLM struct {
+	Model    string          `json:"model"`
+	Attempts []reportAttempt `json:"attempts"`
+	Stopped  string          `json:"stopped,omitempty"`
+	Usage    kiln.TokenUsage `json:"usage"`
+}
+
+// reportAttempt is one customize or repair step of the model.
+type reportAttempt struct {
+	Step    string `json:"step"`
+	Check   string `json:"check,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Summary string `json:"summary,omitempty"`
+	Changes []struct {
+		Path    string `json:"path"`
+		Action  string `json:"action"`
+		Added   int    `json:"lines_added"`
+		Removed int    `json:"lines_removed"`
+	} `json:"changes"`
+	Answers int    `json:"answers"`
+	Tokens  int64  `json:"tokens"`
+	Outcome string `json:"outcome"`
 }
 
 type reportCheck struct {
@@ -56,9 +82,11 @@ func (c reportCheck) Duration() string {
 // buildPage shows one build.
 type buildPage struct {
 	base
-	Build     *kiln.Build
-	App       *kiln.App
-	Steps     []*kiln.Step
+	Build *kiln.Build
+	App   *kiln.App
+	Steps []*kiln.Step
+	// Usage is the build's language-model usage; nil when it made no calls.
+	Usage     *kiln.BuildUsage
 	Lines     []*kiln.LogLine
 	After     int64 // the last rendered line's seq
 	More      bool  // the log has lines after the rendered ones
@@ -78,10 +106,11 @@ func (p *Portal) buildPage(w http.ResponseWriter, r *http.Request, s *session) e
 		return err
 	}
 	ctx := r.Context()
-	b, steps, err := s.api.GetBuild(ctx, id)
+	detail, err := s.api.GetBuildDetail(ctx, id)
 	if err != nil {
 		return err
 	}
+	b, steps := detail.Build, detail.Steps
 	app, err := s.api.GetApp(ctx, b.AppID)
 	if err != nil {
 		return err
@@ -91,6 +120,9 @@ func (p *Portal) buildPage(w http.ResponseWriter, r *http.Request, s *session) e
 		return err
 	}
 	pg := &buildPage{Build: b, App: app, Steps: steps, Lines: logs.Items, After: logs.NextAfter, More: len(logs.Items) == logPage, Stream: p.streams}
+	if u := detail.LLMUsage; u != nil && u.Total.Calls > 0 {
+		pg.Usage = u
+	}
 	for _, l := range logs.Items {
 		if l.Stream == kiln.StreamSystem && strings.Contains(l.Text, unsandboxedMarker) {
 			pg.Unsandboxed = true

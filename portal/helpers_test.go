@@ -97,7 +97,7 @@ func MustEnv(tb testing.TB, opts ...func(*portal.Config)) *env {
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
 		Blobs: e.blobs, Planner: plan.Rules{}, DevOutbox: e.mailer, Logger: log,
-		Events: sqlstore.NewBuildEventService(db),
+		Events: sqlstore.NewBuildEventService(db), Usage: sqlstore.NewUsageService(db),
 	})
 	cfg := portal.Config{API: apiSrv, Sessions: sqlstore.NewWebSessionStore(db), BaseURL: base, Dev: true, Logger: log, Now: e.clock.Now}
 	for _, o := range opts {
@@ -265,13 +265,23 @@ func (p page) location() string { return p.header.Get("Location") }
 
 // fakePipeline plans the app's spec (or a fixed one), writes a log with
 // colors, markup and the unsandboxed warning, and packages a real source
-// archive and a validation report.
-type fakePipeline struct{}
+// archive and a validation report. For descriptions that mention "model"
+// it records a language-model call and reports a repair.
+type fakePipeline struct {
+	usage kiln.UsageStore
+}
 
 // hostileLine is a log line that must show as text.
 const hostileLine = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
 
-func (fakePipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec kiln.Recorder) error {
+func (fp fakePipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec kiln.Recorder) error {
+	model := strings.Contains(app.Description, "model")
+	if model {
+		if err := fp.usage.RecordLLMCall(ctx, &kiln.LLMCall{BuildID: b.ID, OwnerID: b.OwnerID, Step: "repair 1", Model: "tiny-model",
+			PromptTokens: 1200, CompletionTokens: 300, CostUSD: 0.0123}); err != nil {
+			return err
+		}
+	}
 	spec := b.Spec
 	err := rec.Step(ctx, "plan", kiln.BuildPlanning, func(ctx context.Context) error {
 		if spec == nil {
@@ -303,8 +313,14 @@ func (fakePipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec k
 		if _, err := rec.AddArtifact(ctx, kiln.ArtifactSourceTarGz, spec.Name+"-source.tar.gz", &tgz); err != nil {
 			return err
 		}
+		llm := ""
+		if model {
+			llm = `,"llm":{"model":"tiny-model","stopped":"the checks passed","usage":{"calls":1,"total_tokens":1500},"attempts":[` +
+				`{"step":"repair 1","check":"vet","error":"store.go:3: <undefined> x","summary":"declare x","answers":1,"tokens":1500,"outcome":"applied; checks passed",` +
+				`"changes":[{"path":"store.go","action":"edited","lines_added":2,"lines_removed":1}]}]}`
+		}
 		report := `{"spec_sha256":"x","template_set":"go-api","template_version":"1","go":"go1.26","sandboxed":false,` +
-			`"checks":[{"name":"vet","command":"go vet ./...","exit_code":0,"duration_ms":1200,"passed":true}],"passed":true}`
+			`"checks":[{"name":"vet","command":"go vet ./...","exit_code":0,"duration_ms":1200,"passed":true}],"passed":true` + llm + `}`
 		_, err := rec.AddArtifact(ctx, kiln.ArtifactReport, "validation-report.json", strings.NewReader(report))
 		return err
 	})
@@ -322,7 +338,7 @@ func mustJSON(v any) []byte {
 // would.
 func (e *env) RunBuild(tb testing.TB, id int64) {
 	tb.Helper()
-	w := worker.New(worker.Config{Work: e.work, Pipeline: fakePipeline{}, Blobs: e.blobs, Logger: slog.New(slog.DiscardHandler)})
+	w := worker.New(worker.Config{Work: e.work, Pipeline: fakePipeline{usage: sqlstore.NewUsageStore(e.db)}, Blobs: e.blobs, Logger: slog.New(slog.DiscardHandler)})
 	if err := w.RunBuild(context.Background(), id); err != nil {
 		tb.Fatalf("run build %d: %v", id, err)
 	}
