@@ -379,6 +379,38 @@ func TestLLMRepair(t *testing.T) {
 		requireNoKey(t, m, logs, alice, d, log)
 	})
 
+	t.Run("FailingTestRepaired", func(t *testing.T) {
+		wrongLimit := "SUMMARY: a chore is worth at most 10 points\n\n<<<FILE internal/api/chore_rules.go\npackage api\n\n// maxPoints is the most points a chore is worth.\nconst maxPoints = 100\nFILE>>>\n\n" +
+			"<<<FILE internal/api/chore_rules_test.go\npackage api\n\nimport \"testing\"\n\nfunc TestMaxPoints(t *testing.T) {\n\tif maxPoints != 10 {\n\t\tt.Fatalf(\"maxPoints = %d, want 10\", maxPoints)\n\t}\n}\nFILE>>>\n"
+		fix := "<<<EDIT internal/api/chore_rules.go\n<<<<<<< SEARCH\nconst maxPoints = 100\n=======\nconst maxPoints = 10\n>>>>>>> REPLACE\nEDIT>>>\n"
+		sc.add("[failing-test]", llmtest.Text(todoSpec), llmtest.Text(wrongLimit), llmtest.Text(fix))
+		_, b, err := alice.CreateApp(ctx, kiln.AppCreate{Description: "[failing-test] household chores; a chore is worth at most 10 points"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, log := waitBuild(t, alice, b.ID, 8*time.Minute)
+		if d.Build.Status != kiln.BuildSucceeded {
+			t.Fatalf("build %s: %q\n%s", d.Build.Status, d.Build.Error, log)
+		}
+		r := report(t, alice, b.ID)
+		if len(r.LLM.Attempts) != 2 || r.LLM.Attempts[1].Check != "test" || !strings.Contains(r.LLM.Attempts[1].Error, "maxPoints = 100, want 10") {
+			t.Fatalf("attempts = %+v", r.LLM.Attempts)
+		}
+		// The repair prompt carried the failing test's output and the files
+		// involved.
+		var prompt string
+		for _, req := range srv.Requests() {
+			if strings.Contains(req.Last(), "[failing-test]") && strings.Contains(req.Last(), "repair attempt 1") {
+				prompt = req.Last()
+			}
+		}
+		for _, want := range []string{"Failed check: go test -count=1 ./...", "chore_rules_test.go", "maxPoints = 100, want 10", "Current content of internal/api/chore_rules.go", "Current content of internal/api/chore_rules_test.go"} {
+			if !strings.Contains(prompt, want) {
+				t.Errorf("the repair prompt lacks %q", want)
+			}
+		}
+	})
+
 	t.Run("SameErrorStops", func(t *testing.T) {
 		again := "<<<EDIT internal/api/chore_rules.go\n<<<<<<< SEARCH\nconst maxPoints int = \"10\"\n=======\nconst maxPoints int = \"10\" // at most\n>>>>>>> REPLACE\nEDIT>>>\n"
 		sc.add("[same-error]", llmtest.Text(todoSpec), llmtest.Text(brokenRules), llmtest.Text(again), llmtest.Text(again), llmtest.Text(again))
