@@ -98,14 +98,18 @@ func newTemplatesListCmd() *cobra.Command {
 
 func newTemplatesShowCmd() *cobra.Command {
 	var sf *serverFlags
+	var prompts bool
 	cmd := &cobra.Command{
 		Use:   "show NAME [FILE]",
 		Short: "Show a template set and its files, or print one file",
 		Long: `Without FILE, show the set's manifest and list its files (an overlay's files
 that come from the set it extends are marked). With FILE, a path inside the
-set such as app/main.go.tmpl or prompts/plan.tmpl, print that file as it is.`,
+set such as app/main.go.tmpl or prompts/plan.tmpl, print that file as it is.
+With --prompts, print every prompt template the LLM steps use, each starting
+with the comment that lists its variables (see docs/LLM.md).`,
 		Example: `  kiln templates show go-api
-  kiln templates show go-api app/internal/api/__entity___api.go.tmpl`,
+  kiln templates show go-api app/internal/api/__entity___api.go.tmpl
+  kiln templates show go-api --prompts`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return cli.UsageErrorf(cmd, "%s: want NAME and optionally FILE", cmd.CommandPath())
@@ -124,6 +128,9 @@ set such as app/main.go.tmpl or prompts/plan.tmpl, print that file as it is.`,
 			set, err := templates.Find(dir, args[0])
 			if err != nil {
 				return localError("", err)
+			}
+			if prompts {
+				return showPrompts(cmd, format, set)
 			}
 			if len(args) == 2 {
 				b, err := set.ReadFile(args[1])
@@ -168,6 +175,7 @@ set such as app/main.go.tmpl or prompts/plan.tmpl, print that file as it is.`,
 		},
 	}
 	sf = templateFlags(cmd)
+	cmd.Flags().BoolVar(&prompts, "prompts", false, "print the set's LLM prompt templates")
 	return cmd
 }
 
