@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -60,3 +61,26 @@ func newLLMClient(cfg config.Config, log *slog.Logger, cacheDir string) (*llm.Cl
 		Prices: prices, Logger: log, Cache: cache,
 	})
 }
+
+// meteredPlanner puts a token budget around a planner used outside builds
+// (the plan preview): one preview may use what one build may, and none is
+// made once the user's monthly budget is spent. Preview calls are not
+// stored (calls belong to builds), so they do not count toward it.
+type meteredPlanner struct {
+	inner        codegen.Planner
+	usage        kiln.UsageStore
+	build, month int64
+}
+
+func (p meteredPlanner) Plan(ctx context.Context, description string) (*kiln.AppSpec, error) {
+	b := &llm.Budget{OwnerID: kiln.UserIDFromContext(ctx), BuildLimit: p.build, MonthLimit: p.month}
+	if p.usage != nil {
+		b.Store = sumOnly{p.usage}
+	}
+	return p.inner.Plan(llm.WithStep(llm.WithMeter(ctx, b), "plan preview"), description)
+}
+
+// sumOnly reads usage but records nothing.
+type sumOnly struct{ kiln.UsageStore }
+
+func (sumOnly) RecordLLMCall(context.Context, *kiln.LLMCall) error { return nil }

@@ -49,9 +49,12 @@ func (m *Main) startPortal(ctx context.Context, baseURL string) (http.Handler, e
 // not charged to a build's token budget; with llm.cache on they share the
 // builds' answer cache, so a build of a previewed description plans from it.
 func (m *Main) previewPlanner() (api.Planner, error) {
-	p, _, err := llmSetup(m.Config, m.Logger, nil, filepath.Join(m.Config.DataDir, "cache", "llm"))
+	p, steps, err := llmSetup(m.Config, m.Logger, nil, filepath.Join(m.Config.DataDir, "cache", "llm"))
 	if err != nil {
 		return nil, err
+	}
+	if steps != nil {
+		return meteredPlanner{inner: p, usage: sqlstore.NewUsageStore(m.DB), build: steps.BuildTokens, month: steps.MonthTokens}, nil
 	}
 	return p, nil
 }
