@@ -98,6 +98,7 @@ func MustEnv(tb testing.TB, opts ...func(*portal.Config)) *env {
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
 		Blobs: e.blobs, Planner: plan.Rules{}, DevOutbox: e.mailer, Logger: log,
 		Events: sqlstore.NewBuildEventService(db), Usage: sqlstore.NewUsageService(db),
+		IngestKeys: sqlstore.NewIngestKeyService(db), Analytics: sqlstore.NewEventStore(db),
 	})
 	cfg := portal.Config{API: apiSrv, Sessions: sqlstore.NewWebSessionStore(db), BaseURL: base, Dev: true, Logger: log, Now: e.clock.Now}
 	for _, o := range opts {
@@ -363,3 +364,5 @@ func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
 }
+
+func fmtSscanf(s, format string, args ...any) (int, error) { return fmt.Sscanf(s, format, args...) }

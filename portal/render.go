@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -183,10 +184,17 @@ var funcs = template.FuncMap{
 	},
 	"stepDuration": stepDuration,
 	"isSet":        func(v any) bool { return v != nil },
-	"terminal":     func(s kiln.BuildStatus) bool { return s.Terminal() },
-	"ansi":         ansiSegments,
-	"fieldTypes":   func() []kiln.FieldType { return kiln.FieldTypes },
-	"features":     func() []string { return kiln.Features },
+	// num formats a number for people: up to 4 significant digits.
+	"num": func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*v, 'g', 4, 64)
+	},
+	"terminal":   func(s kiln.BuildStatus) bool { return s.Terminal() },
+	"ansi":       ansiSegments,
+	"fieldTypes": func() []kiln.FieldType { return kiln.FieldTypes },
+	"features":   func() []string { return kiln.Features },
 	"shortSum": func(s string) string {
 		if len(s) > 12 {
 			return s[:12]

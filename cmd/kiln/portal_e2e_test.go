@@ -340,6 +340,29 @@ func TestPortalInBrowser(t *testing.T) {
 	appURL := evalIn[string](ada, `location.pathname`)
 	ada.screenshot("app")
 
+	// Analytics: create an ingest key, send events with it as a generated
+	// app would, and see them counted.
+	ada.do("create an ingest key",
+		chromedp.Click(`//a[text()="Analytics and ingest keys"]`),
+		chromedp.WaitVisible(`//h2[text()="No events in this period"]`),
+		chromedp.SetValue(chromedp.CSS(`#key-name`), "production"),
+		chromedp.Click(`//button[text()="Create key"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#key-secret`)))
+	ingestKey := evalIn[string](ada, `document.getElementById("key-secret").value`)
+	now := time.Now().UTC().Format(time.RFC3339)
+	events := `[{"name":"request","timestamp":"` + now + `","user_id":"u1","value":12,"properties":{"route":"GET /api/books"}},` +
+		`{"name":"request","timestamp":"` + now + `","user_id":"u2","value":30,"properties":{"route":"GET /api/loans"}},` +
+		`{"name":"signup","timestamp":"` + now + `","user_id":"u2"}]`
+	if res, err := client.New(base).Ingest(context.Background(), ingestKey, []byte(events), false); err != nil || res.Accepted != 3 {
+		t.Fatalf("ingest: %v %+v", err, res)
+	}
+	ada.do("see the events",
+		chromedp.Navigate(base+appURL+"/analytics?range=1h"),
+		chromedp.WaitVisible(`//dd[text()="3"]`),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart rect`)),
+		chromedp.WaitVisible(`//code[text()="GET /api/books"]`))
+	ada.screenshot("analytics")
+
 	ada.do("cancel a build",
 		chromedp.Navigate(base+"/apps/new"),
 		chromedp.SetValue(chromedp.CSS(`#description`), "a slow todo app with tasks (title) "+e2eHostile),
