@@ -130,11 +130,17 @@ func (p *Portal) newApp(w http.ResponseWriter, r *http.Request, s *session) erro
 	case op == "plan":
 		spec, err := s.api.Plan(r.Context(), pg.Description)
 		if err != nil {
-			if kiln.ErrorCode(err) != kiln.EInvalid && kiln.ErrorCode(err) != kiln.EUnavailable {
+			pg.Spec = nil
+			switch kiln.ErrorCode(err) {
+			case kiln.EInvalid:
+				pg.DescError = describeErr(err, "body.description")
+			case kiln.EUnavailable, kiln.EForbidden, kiln.ERateLimited, kiln.ETooLarge:
+				// The planner is down or the user's model budget is spent:
+				// building without a preview may still work.
+				pg.Error = "Kiln could not plan this now: " + kiln.ErrorMessage(err)
+			default:
 				return err
 			}
-			pg.Spec = nil
-			pg.DescError = describeErr(err, "body.description")
 			p.render(w, r, s, http.StatusUnprocessableEntity, "new-app", pg)
 			return nil
 		}
