@@ -123,6 +123,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				return err
 			}
 		}
+		if w, ok := pipeline.(interface {
+			StartWarm(context.Context, func(error))
+		}); ok && cfg.Build.WarmCache {
+			m.wg.Add(1)
+			w.StartWarm(runCtx, func(err error) {
+				defer m.wg.Done()
+				if err != nil && runCtx.Err() == nil {
+					log.Warn("build cache warm-up failed; a new user's first build compiles everything", slog.Any("error", err))
+				}
+			})
+		}
 		wc := worker.Config{
 			Work: sqlstore.NewBuildWork(m.DB), Pipeline: pipeline, Blobs: blobs, Logger: log,
 			BuildTimeout: cfg.Build.Timeout, MaxAttempts: cfg.Build.MaxAttempts, Metrics: m.Metrics,
