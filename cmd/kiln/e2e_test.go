@@ -89,6 +89,9 @@ func MustMain(tb testing.TB, dbURL, dataDir string, roles []string, p kiln.Pipel
 	cfg.Database.URL = dbURL
 	cfg.Dev = true
 	cfg.Roles = roles
+	// Warming the build cache compiles a sample app for a minute of CPU;
+	// only the test of the real pipeline's first build wants it.
+	cfg.Build.WarmCache = tb.Name() == "TestRealPipeline"
 	cfg.Log.Level = "info"
 	cfg.Log.Format = "text"
 	logs := &syncBuffer{}
