@@ -72,6 +72,7 @@ func mustMainWith(tb testing.TB, dbURL, dataDir string, roles []string, p kiln.P
 	cfg.Roles = roles
 	cfg.Log.Level = "info"
 	cfg.Log.Format = "text"
+	cfg.Build.WarmCache = false
 	if tweak != nil {
 		tweak(&cfg)
 	}

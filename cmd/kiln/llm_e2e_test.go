@@ -79,6 +79,7 @@ func MustLLMMain(tb testing.TB, srv *llmtest.Server, tweak func(*config.Config))
 	cfg.LLM.Model = "gpt-e2e"
 	cfg.LLM.Prices = []string{"gpt-e2e=2/8"}
 	cfg.Planner = "auto"
+	cfg.Build.WarmCache = false // the first owner's cache is the machine's (shareGoBuildCache)
 	if tweak != nil {
 		tweak(&cfg)
 	}
