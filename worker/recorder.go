@@ -25,6 +25,7 @@ type recorder struct {
 	b     *kiln.Build
 	lease string
 
+	flushMu sync.Mutex // one flush at a time, so batches land in order
 	mu      sync.Mutex
 	pending []*kiln.LogLine
 	dropped int
@@ -59,6 +60,8 @@ func (r *recorder) flushLoop() {
 // flush writes the pending lines. On failure they stay pending for the next
 // try.
 func (r *recorder) flush(ctx context.Context) {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	lines := r.pending
 	r.pending = nil
@@ -112,8 +115,11 @@ func (r *recorder) Logf(format string, args ...any) {
 	r.append(kiln.StreamSystem, fmt.Sprintf(format, args...))
 }
 
-// Step runs fn as a named step.
+// Step runs fn as a named step. Pending log lines are written before each
+// change of status or step, so that in the build's event sequence a step's
+// lines sit between its start and its end.
 func (r *recorder) Step(ctx context.Context, name string, status kiln.BuildStatus, fn func(ctx context.Context) error) error {
+	r.flush(ctx)
 	if status != "" {
 		if err := r.w.cfg.Work.SetBuildStatus(ctx, r.b.ID, r.lease, status, name); err != nil {
 			return fmt.Errorf("set build status: %w", err)
@@ -139,6 +145,7 @@ func (r *recorder) Step(ctx context.Context, name string, status kiln.BuildStatu
 		outcome, msg = kiln.StepFailed, kiln.ErrorMessage(err)
 		r.Logf("✗ %s failed after %s: %s", name, took, msg)
 	}
+	r.flush(context.WithoutCancel(ctx))
 	if ferr := r.w.cfg.Work.FinishStep(context.WithoutCancel(ctx), step.ID, outcome, msg); ferr != nil && err == nil {
 		return fmt.Errorf("finish step %s: %w", name, ferr)
 	}
