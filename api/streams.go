@@ -255,15 +255,18 @@ func (s *Server) openStream(ctx context.Context, in StreamParams, buildID int64)
 	}
 	log := s.log.With(slog.Int64("user_id", u.ID), slog.Int64("build_id", buildID), slog.String("request_id", RequestIDFromContext(ctx)))
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
-		defer release()
-		defer src.Close()
+		cleanup := func() {
+			src.Close()
+			release()
+		}
 		r, w := humago.Unwrap(hctx)
 		st := &session{srv: s, src: src, log: log, owner: buildID == 0, pos: after}
 		if isWebSocket(r) {
-			st.serveWebSocket(w, r)
-		} else {
-			st.serveSSE(w, r)
+			st.serveWebSocket(w, r, cleanup)
+			return
 		}
+		defer cleanup()
+		st.serveSSE(w, r)
 	}}, nil
 }
 

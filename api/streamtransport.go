@@ -18,20 +18,27 @@ import (
 const maxCloseReason = 123
 
 // serveWebSocket upgrades the request and runs the stream over it: one
-// Event as JSON per text message, pings as WebSocket pings, and a close
-// frame with one of the Close* codes at the end.
-func (st *session) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+// event as JSON per text message, pings as WebSocket pings, and a close
+// frame with one of the Close* codes at the end. The stream runs on its
+// own goroutine and the handler returns: the connection is the stream's
+// now, and the handler's deep stack is not kept for hours by an idle
+// watcher. cleanup runs when the stream ends.
+func (st *session) serveWebSocket(w http.ResponseWriter, r *http.Request, cleanup func()) {
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
+		cleanup()
 		st.log.Info("event stream: websocket upgrade refused", slog.Any("error", err))
 		return // Accept answered the request
 	}
-	defer conn.CloseNow()
 	// The stream only sends: CloseRead answers pings and the close
 	// handshake, closes with 1008 when the client sends a message, and
 	// ends ctx when the client is gone.
 	ctx := conn.CloseRead(context.WithoutCancel(r.Context()))
-	st.run(ctx, &wsSink{conn: conn, timeout: st.srv.streams.cfg.WriteTimeout})
+	go func() {
+		defer cleanup()
+		defer conn.CloseNow()
+		st.run(ctx, &wsSink{conn: conn, timeout: st.srv.streams.cfg.WriteTimeout})
+	}()
 }
 
 type wsSink struct {

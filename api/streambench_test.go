@@ -1,0 +1,252 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/api"
+)
+
+// BenchmarkFanout measures how long a log line takes from the build to
+// its watchers' WebSocket clients, side by side with a minimal
+// coder/websocket broadcast loop on the same machine and load: one build
+// writes KILN_BENCH_RATE lines a second (default 1000) in batches every
+// 100 ms, as a worker does, to KILN_BENCH_WATCHERS watchers (default 1000)
+// for KILN_BENCH_SECONDS (default 3). It reports each setup's p50 and p99
+// and the ratios: kiln against the minimal loop, and kiln with one stalled
+// client against kiln. Run it with -benchtime=1x:
+//
+//	go test ./api -run '^$' -bench Fanout -benchtime=1x
+func BenchmarkFanout(b *testing.B) {
+	watchers := envInt("KILN_BENCH_WATCHERS", 1000)
+	rate := envInt("KILN_BENCH_RATE", 1000)
+	secs := envInt("KILN_BENCH_SECONDS", 3)
+	for range b.N {
+		minimal := fanoutMinimal(b, watchers, rate, secs)
+		kiln := fanoutKiln(b, watchers, rate, secs, false)
+		stalled := fanoutKiln(b, watchers, rate, secs, true)
+		for _, r := range []struct {
+			name string
+			res  fanoutResult
+		}{{"minimal", minimal}, {"kiln", kiln}, {"kiln-stalled", stalled}} {
+			b.Logf("%-13s p50 %7.2f ms  p99 %7.2f ms  (%d deliveries, %d missing)", r.name, ms(r.res.p50), ms(r.res.p99), r.res.n, r.res.missing)
+		}
+		b.ReportMetric(ms(minimal.p99), "minimal-p99-ms")
+		b.ReportMetric(ms(kiln.p99), "kiln-p99-ms")
+		b.ReportMetric(ms(stalled.p99), "stalled-p99-ms")
+		b.ReportMetric(float64(kiln.p99)/float64(minimal.p99), "kiln/minimal-p99")
+		b.ReportMetric(float64(stalled.p99)/float64(kiln.p99), "stalled/kiln-p99")
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+type fanoutResult struct {
+	p50, p99 time.Duration
+	n        int
+	missing  int
+}
+
+// produce calls emit with batches of stamped lines every 100 ms for secs
+// seconds and returns how many lines it emitted.
+func produce(rate, secs int, emit func(texts []string)) int {
+	perBatch := max(rate/10, 1)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	total := 0
+	for range secs * 10 {
+		<-t.C
+		texts := make([]string, perBatch)
+		now := strconv.FormatInt(time.Now().UnixNano(), 10)
+		for i := range texts {
+			texts[i] = now
+		}
+		emit(texts)
+		total += perBatch
+	}
+	return total
+}
+
+// watcher reads one WebSocket and records each stamped line's latency.
+type watcher struct {
+	c         *websocket.Conn
+	latencies []time.Duration
+	done      chan struct{}
+}
+
+var textKey = []byte(`"text":"`)
+
+func watch(ctx context.Context, c *websocket.Conn, capacity int) *watcher {
+	w := &watcher{c: c, latencies: make([]time.Duration, 0, capacity), done: make(chan struct{})}
+	c.SetReadLimit(1 << 20)
+	go func() {
+		defer close(w.done)
+		for {
+			_, msg, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			i := bytes.Index(msg, textKey)
+			if i < 0 {
+				continue
+			}
+			rest := msg[i+len(textKey):]
+			end := bytes.IndexByte(rest, '"')
+			stamp, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+			if err != nil {
+				continue
+			}
+			w.latencies = append(w.latencies, time.Since(time.Unix(0, stamp)))
+		}
+	}()
+	return w
+}
+
+// collect waits until every watcher has want lines (or 60 s passed),
+// closes them and summarizes the latencies.
+func collect(b *testing.B, ws []*watcher, want int) fanoutResult {
+	deadline := time.Now().Add(60 * time.Second)
+	for _, w := range ws {
+		for len(w.latencies) < want && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // a benchmark's drain, not a test's wait
+		}
+	}
+	var all []time.Duration
+	res := fanoutResult{}
+	for _, w := range ws {
+		w.c.CloseNow()
+		<-w.done
+		all = append(all, w.latencies...)
+		res.missing += max(want-len(w.latencies), 0)
+	}
+	if len(all) == 0 {
+		b.Fatal("no deliveries")
+	}
+	slices.Sort(all)
+	res.n = len(all)
+	res.p50, res.p99 = all[len(all)/2], all[len(all)*99/100]
+	return res
+}
+
+func dialAll(b *testing.B, url string, hdr http.Header, n int) []*websocket.Conn {
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		c, _, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{HTTPHeader: hdr})
+		if err != nil {
+			b.Fatalf("dial %d: %v", i, err)
+		}
+		conns[i] = c
+	}
+	return conns
+}
+
+// fanoutMinimal is the baseline: a server that writes each line to every
+// connection, one writer goroutine per connection, nothing else.
+func fanoutMinimal(b *testing.B, watchers, rate, secs int) fanoutResult {
+	var mu sync.Mutex
+	var outs []chan []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		out := make(chan []byte, 4*rate)
+		mu.Lock()
+		outs = append(outs, out)
+		mu.Unlock()
+		ctx := c.CloseRead(context.Background())
+		for {
+			select {
+			case msg := <-out:
+				if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	conns := dialAll(b, "ws"+strings.TrimPrefix(srv.URL, "http"), nil, watchers)
+	for {
+		mu.Lock()
+		n := len(outs)
+		mu.Unlock()
+		if n == watchers {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ws := make([]*watcher, len(conns))
+	for i, c := range conns {
+		ws[i] = watch(context.Background(), c, rate*secs)
+	}
+	seq := 0
+	runtime.GC() // start each setup on a clean heap
+	total := produce(rate, secs, func(texts []string) {
+		for _, t := range texts {
+			seq++
+			msg := fmt.Appendf(nil, `{"build_id":1,"seq":%d,"user_seq":%d,"time":"2026-05-01T12:00:00Z","kind":"log","log":{"stream":"stdout","text":"%s"}}`, seq, seq, t)
+			mu.Lock()
+			for _, out := range outs {
+				select {
+				case out <- msg:
+				default: // a full client loses lines here; the baseline does nothing smarter
+				}
+			}
+			mu.Unlock()
+		}
+	})
+	return collect(b, ws, total)
+}
+
+// fanoutKiln follows a build through the real API, store and bus.
+func fanoutKiln(b *testing.B, watchers, rate, secs int, stall bool) fanoutResult {
+	e := mustStreamEnv(b, api.StreamConfig{MaxPerUser: watchers + 10}, 0)
+	tok := MustToken(b, e.srv, "bench@example.com")
+	id := e.build(b, tok)
+	url := fmt.Sprintf("ws%s/v1/builds/%d/events?after=1", strings.TrimPrefix(e.srv.URL, "http"), id)
+	hdr := http.Header{"Authorization": {"Bearer " + tok}}
+	conns := dialAll(b, url, hdr, watchers)
+	if stall {
+		stalled := dialAll(b, url, hdr, 1)[0] // never read
+		defer stalled.CloseNow()
+	}
+	ws := make([]*watcher, len(conns))
+	for i, c := range conns {
+		ws[i] = watch(context.Background(), c, rate*secs)
+	}
+	runtime.GC() // the login's password hashing left a big heap behind
+	total := produce(rate, secs, func(texts []string) {
+		lines := make([]*kiln.LogLine, len(texts))
+		for i, t := range texts {
+			lines[i] = &kiln.LogLine{Stream: kiln.StreamStdout, Text: t}
+		}
+		if err := e.work.AppendLogs(context.Background(), id, lines); err != nil {
+			b.Error(err)
+		}
+	})
+	return collect(b, ws, total)
+}
