@@ -209,16 +209,59 @@ func (tb *tab) screenshot(name string) {
 	}
 }
 
+// axeSource is axe-core, the accessibility rules engine (testdata/axe).
+func axeSource(t *testing.T) string {
+	t.Helper()
+	f, err := os.Open("testdata/axe/axe.min.js.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// checkA11y runs axe-core's WCAG 2 A and AA rules on the page and fails
+// the test for each violation.
+func (tb *tab) checkA11y(axe, page string) {
+	tb.t.Helper()
+	if !evalIn[bool](tb, `typeof axe !== "undefined"`) {
+		evalIn[bool](tb, "(function(){"+axe+"\n})(), true")
+	}
+	report := evalIn[string](tb, `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}).then(r =>
+		JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.html)}))))`)
+	var violations []struct {
+		ID, Impact, Help string
+		Nodes            []string
+	}
+	if err := json.Unmarshal([]byte(report), &violations); err != nil {
+		tb.t.Fatalf("axe report: %v: %s", err, report)
+	}
+	for _, v := range violations {
+		tb.t.Errorf("accessibility of %s: %s (%s, %s): %v", page, v.Help, v.ID, v.Impact, v.Nodes)
+	}
+}
+
 func TestPortalInBrowser(t *testing.T) {
 	m := MustMain(t, "", t.TempDir(), []string{"api", "worker"}, portalPipeline{})
 	base := m.URL()
 	root, cancel := browserContext(t)
 	defer cancel()
 	ada := newTab(t, root)
+	axe := axeSource(t)
 
-	ada.do("sign up",
+	ada.do("open the portal",
 		chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(`//h1[text()="Log in to Kiln"]`),
+		chromedp.WaitVisible(`//h1[text()="Log in to Kiln"]`))
+	ada.checkA11y(axe, "login")
+	ada.do("sign up",
 		chromedp.Click(`//a[text()="Create an account"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		chromedp.SetValue(chromedp.CSS(`#email`), "ada@example.com"),
@@ -226,6 +269,7 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#password_confirm`), "correct horse battery"),
 		chromedp.Click(`//button[text()="Sign up"]`),
 		chromedp.WaitVisible(`//h1[text()="Check your email"]`))
+	ada.checkA11y(axe, "check-email")
 
 	ada.do("open the verification link from the dev mailbox",
 		chromedp.Click(`//main//a[text()="dev mailbox"]`),
@@ -240,6 +284,7 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.Focus(chromedp.CSS(`#password`)),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery\r"),
 		chromedp.WaitVisible(`//h2[text()="You have no apps yet"]`))
+	ada.checkA11y(axe, "dashboard-empty")
 
 	desc := "A library with books (title, author, year) and loans. A loan belongs to a book."
 	ada.do("plan an app",
@@ -256,6 +301,7 @@ func TestPortalInBrowser(t *testing.T) {
 	}
 	evalIn[bool](ada, `(document.querySelector("h2").scrollIntoView(), true)`)
 	ada.screenshot("new-app-plan")
+	ada.checkA11y(axe, "new-app-plan")
 	ada.do("adjust the plan and build",
 		chromedp.SetValue(chromedp.CSS(`#spec-summary`), "Books and who borrowed them"),
 		chromedp.Click(`//button[text()="Build this app"]`),
@@ -284,6 +330,7 @@ func TestPortalInBrowser(t *testing.T) {
 	}
 	evalIn[bool](ada, `(document.getElementById("log-h").scrollIntoView(), true)`)
 	ada.screenshot("build-succeeded")
+	ada.checkA11y(axe, "build-succeeded")
 
 	// Search filters the log.
 	ada.do("search the log",
@@ -339,6 +386,15 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`a.artifact[data-kind="source.tar.gz"]`)))
 	appURL := evalIn[string](ada, `location.pathname`)
 	ada.screenshot("app")
+	ada.checkA11y(axe, "app")
+	ada.do("compare the two builds",
+		chromedp.Click(`//a[text()="Compare builds"]`),
+		chromedp.WaitVisible(`//h2[text()="Source"]`),
+		chromedp.WaitVisible(`//p[text()="The two builds generated identical files."]`))
+	ada.checkA11y(axe, "diff")
+	ada.do("the admin page", chromedp.Navigate(base+"/admin"), chromedp.WaitVisible(`//h2[text()="All builds"]`))
+	ada.checkA11y(axe, "admin")
+	ada.do("back to the app", chromedp.Navigate(base+appURL), chromedp.WaitVisible(`//a[text()="Analytics and ingest keys"]`))
 
 	// Analytics: create an ingest key, send events with it as a generated
 	// app would, and see them counted.
@@ -362,6 +418,7 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`svg.chart rect`)),
 		chromedp.WaitVisible(`//code[text()="GET /api/books"]`))
 	ada.screenshot("analytics")
+	ada.checkA11y(axe, "analytics")
 
 	ada.do("cancel a build",
 		chromedp.Navigate(base+"/apps/new"),
@@ -382,6 +439,7 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Fatalf("the new token does not work: %v", err)
 	}
 	ada.screenshot("account-token")
+	ada.checkA11y(axe, "account-token")
 
 	// The dashboard follows a running build: cancel one through the API
 	// with the new token and watch its status change without reloading.
@@ -421,6 +479,7 @@ func TestPortalInBrowser(t *testing.T) {
 		t.Error("the dashboard does not show the description's markup as text")
 	}
 	ada.screenshot("dashboard")
+	ada.checkA11y(axe, "dashboard")
 
 	// On a phone-sized screen nothing is wider than the screen.
 	for _, path := range []string{"/", appURL, "/apps/new", "/account"} {
