@@ -436,6 +436,30 @@ func TestStreamAuth(t *testing.T) {
 			t.Fatalf("ticket without a user: %d", r.status)
 		}
 	})
+	t.Run("ExpiredTicket", func(t *testing.T) {
+		for _, transport := range []string{"SSE", "WebSocket"} {
+			r := do(t, e.srv, "POST", "/v1/stream-tickets", ada, nil)
+			var tk kiln.StreamTicket
+			if r.status != http.StatusCreated || json.Unmarshal(r.body, &tk) != nil {
+				t.Fatalf("ticket: %d %s", r.status, r.body)
+			}
+			// Let every ticket run out.
+			if _, err := e.db.Writer().Exec("UPDATE stream_tickets SET expires_at = created_at"); err != nil {
+				t.Fatal(err)
+			}
+			if transport == "SSE" {
+				_, r = openSSE(t, e, path+"?ticket="+tk.Ticket, "")
+				if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "stream ticket expired") {
+					t.Fatalf("SSE with an expired ticket: %d %s", r.status, r.body)
+				}
+				continue
+			}
+			_, resp, err := dialWS(t, e, path+"?ticket="+tk.Ticket, "")
+			if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("WebSocket with an expired ticket: %v %v", resp, err)
+			}
+		}
+	})
 	t.Run("OtherUsersTicket", func(t *testing.T) {
 		r := do(t, e.srv, "POST", "/v1/stream-tickets", bob, nil)
 		var tk kiln.StreamTicket

@@ -134,7 +134,7 @@ func testEvents(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 
 	t.Run("Prune", func(t *testing.T) {
 		other, _ := MustCreateApp(t, e, bob, "an app with old events")
-		old := time.Now().UTC().Truncate(24*time.Hour).Add(-10 * 24 * time.Hour)
+		old := time.Now().UTC().Truncate(24 * time.Hour).Add(-10 * 24 * time.Hour)
 		require.NoError(t, store.InsertEvents(bg, MustEvents(other.ID, old, 50, 5)))
 		oq := kiln.SummaryQuery{From: old, To: old.Add(24 * time.Hour), Interval: kiln.IntervalHour}
 		before, err := store.Summary(ctx, other.ID, oq)
