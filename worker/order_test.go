@@ -41,6 +41,11 @@ func (j *journalWork) FinishStep(ctx context.Context, id int64, o kiln.StepOutco
 	return j.fakeWork.FinishStep(ctx, id, o, msg)
 }
 
+func (j *journalWork) CreateArtifact(ctx context.Context, a *kiln.Artifact) error {
+	j.note("artifact " + a.Name)
+	return j.fakeWork.CreateArtifact(ctx, a)
+}
+
 func (j *journalWork) AppendLogs(ctx context.Context, id int64, lines []*kiln.LogLine) error {
 	for _, l := range lines {
 		j.note("log " + l.Text)
@@ -50,7 +55,8 @@ func (j *journalWork) AppendLogs(ctx context.Context, id int64, lines []*kiln.Lo
 
 // TestStepsFrameTheirLogs: however slowly the recorder flushes, a step's
 // log lines reach the store after the step started and before it finished,
-// so a watcher of the build's events sees each line inside its step.
+// so a watcher of the build's events sees each line inside its step; an
+// artifact comes after the lines logged before it.
 func TestStepsFrameTheirLogs(t *testing.T) {
 	t.Parallel()
 	j := &journalWork{fakeWork: newFakeWork()}
@@ -58,6 +64,10 @@ func TestStepsFrameTheirLogs(t *testing.T) {
 		for _, name := range []string{"plan", "test"} {
 			err := rec.Step(ctx, name, kiln.BuildValidating, func(ctx context.Context) error {
 				rec.Logf("inside %s", name)
+				if name == "test" {
+					_, err := rec.AddArtifact(ctx, kiln.ArtifactChecksums, "SHA256SUMS", strings.NewReader("abc  app.tar.gz\n"))
+					return err
+				}
 				return nil
 			})
 			if err != nil {
@@ -75,7 +85,7 @@ func TestStepsFrameTheirLogs(t *testing.T) {
 	want := strings.Join([]string{
 		`log build #1 of "demo" started`,
 		"status validating", "start plan", "log ▶ plan", "log inside plan", "log ✓ plan", "finish 1",
-		"log after plan", "status validating", "start test", "log ▶ test", "log inside test", "log ✓ test", "finish 2",
+		"log after plan", "status validating", "start test", "log ▶ test", "log inside test", "artifact SHA256SUMS", "log artifact SHA256SUMS", "log ✓ test", "finish 2",
 		"log after test",
 	}, "\n")
 	if !strings.HasPrefix(got, want) {

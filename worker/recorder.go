@@ -180,6 +180,9 @@ func (r *recorder) AddArtifact(ctx context.Context, kind, name string, content i
 		return nil, fmt.Errorf("store artifact %s: %w", clean, err)
 	}
 	a := &kiln.Artifact{BuildID: r.b.ID, Kind: kind, Name: clean, Size: size, SHA256: sum, Location: key}
+	// The lines logged before the artifact go first, so that its event
+	// follows them in the build's sequence.
+	r.flush(ctx)
 	if err := r.w.cfg.Work.CreateArtifact(ctx, a); err != nil {
 		return nil, fmt.Errorf("record artifact %s: %w", clean, err)
 	}
