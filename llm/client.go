@@ -238,8 +238,18 @@ func (c *Client) Complete(ctx context.Context, req Request) (*Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		if remaining > 0 && remaining < maxOut {
-			maxOut = remaining
+		if remaining > 0 {
+			// The prompt counts against the budget too: leave the answer
+			// only what the prompt (estimated at ~4 bytes a token) does not
+			// take, and do not send a prompt that alone would spend it.
+			prompt := estimateUsage(req.Messages, "").PromptTokens
+			if prompt >= remaining {
+				return nil, &Error{Kind: KindBudget, Message: fmt.Sprintf(
+					"llm token budget exceeded: this call's prompt (~%d tokens) needs more than the %d tokens left in the budget", prompt, remaining)}
+			}
+			if left := remaining - prompt; maxOut <= 0 || left < maxOut {
+				maxOut = left
+			}
 		}
 	}
 	params := c.params(req, maxOut)

@@ -393,7 +393,8 @@ func TestBudget(t *testing.T) {
 		require.NoError(t, err)
 		_, err = c.Complete(ctx, ask("two"))
 		require.NoError(t, err)
-		require.Equal(t, int64(100), srv.Requests()[1].MaxCompletionTokens, "the second call may use only what is left")
+		// 100 tokens are left; the prompt ("be brief", "two") is estimated at 5.
+		require.Equal(t, int64(95), srv.Requests()[1].MaxCompletionTokens, "the second call may use only what is left after its prompt")
 		_, err = c.Complete(ctx, ask("three"))
 		e := requireKind(t, err, llm.KindBudget)
 		require.Contains(t, e.Message, "this build has used 1200 of the 1000 tokens")
@@ -403,6 +404,20 @@ func TestBudget(t *testing.T) {
 		require.Len(t, store.calls, 2)
 		require.Equal(t, kiln.LLMCall{BuildID: 7, OwnerID: 3, Step: "repair 1", Model: "gpt-test", PromptTokens: 600, CompletionTokens: 300, CostUSD: (600*2.0 + 300*8.0) / 1e6, CreatedAt: now}, *store.calls[0])
 		require.Len(t, lines, 2)
+	})
+	t.Run("PromptOverBudget", func(t *testing.T) {
+		t.Parallel()
+		srv := llmtest.New(t, llmtest.Reply{Content: "a", Usage: &llmtest.Usage{PromptTokens: 10, CompletionTokens: 10}})
+		b := &llm.Budget{BuildLimit: 50}
+		ctx := llm.WithMeter(context.Background(), b)
+		c := MustClient(t, srv, &bytes.Buffer{}, &sleeps{}, nil)
+		_, err := c.Complete(ctx, ask(strings.Repeat("x", 400))) // ~105 tokens of prompt
+		e := requireKind(t, err, llm.KindBudget)
+		require.Contains(t, e.Message, "this call's prompt (~105 tokens) needs more than the 50 tokens left")
+		require.Empty(t, srv.Requests(), "a prompt the budget cannot pay for is not sent")
+		_, err = c.Complete(ctx, ask("short"))
+		require.NoError(t, err)
+		require.Equal(t, int64(44), srv.Requests()[0].MaxCompletionTokens, "50 left minus the ~6 tokens of prompt")
 	})
 	t.Run("MonthLimit", func(t *testing.T) {
 		t.Parallel()

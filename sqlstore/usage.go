@@ -25,11 +25,15 @@ var _ kiln.UsageStore = (*UsageStore)(nil)
 func NewUsageStore(db *DB) kiln.UsageStore { return &UsageStore{db: db} }
 
 // RecordLLMCall stores one call of a build; the owner is the build's owner
-// whatever c says. It sets c.ID, c.OwnerID and, when zero, c.CreatedAt.
-// EInvalid for negative token counts or a missing step or model, ENotFound
-// when the build does not exist.
+// whatever c says. A call with no build (BuildID 0: a plan preview) belongs
+// to c.OwnerID and counts toward that user's month like a build's. It sets
+// c.ID, c.OwnerID and, when zero, c.CreatedAt. EInvalid for negative token
+// counts or a missing step or model, ENotFound when the build (or, with no
+// build, the user) does not exist.
 func (s *UsageStore) RecordLLMCall(ctx context.Context, c *kiln.LLMCall) error {
 	switch {
+	case c.BuildID == 0 && c.OwnerID <= 0:
+		return kiln.FieldErrorf("owner_id", "is required for a call outside a build")
 	case c.Step == "" || len(c.Step) > maxStepNameLen:
 		return kiln.FieldErrorf("step", "must be 1 to %d bytes", maxStepNameLen)
 	case c.Model == "":
@@ -44,6 +48,19 @@ func (s *UsageStore) RecordLLMCall(ctx context.Context, c *kiln.LLMCall) error {
 		c.CreatedAt = db.nowUTC()
 	}
 	c.CreatedAt = normTime(c.CreatedAt)
+	if c.BuildID == 0 {
+		err := db.write().row(ctx, `INSERT INTO llm_calls (build_id, owner_id, step, model, prompt_tokens, completion_tokens, cost_usd, created_at)
+			SELECT NULL, id, ?, ?, ?, ?, ?, ? FROM users WHERE id = ?
+			RETURNING id`,
+			cleanText(c.Step, maxStepNameLen), cleanText(c.Model, maxModelNameLen), c.PromptTokens, c.CompletionTokens,
+			c.CostUSD, db.ts(c.CreatedAt), c.OwnerID).Scan(&c.ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return kiln.Errorf(kiln.ENotFound, "user %d not found", c.OwnerID)
+		} else if err != nil {
+			return fmt.Errorf("record llm call: %w", err)
+		}
+		return nil
+	}
 	err := db.write().row(ctx, `INSERT INTO llm_calls (build_id, owner_id, step, model, prompt_tokens, completion_tokens, cost_usd, created_at)
 		SELECT id, owner_id, ?, ?, ?, ?, ?, ? FROM builds WHERE id = ?
 		RETURNING id, owner_id`,
@@ -57,7 +74,8 @@ func (s *UsageStore) RecordLLMCall(ctx context.Context, c *kiln.LLMCall) error {
 	return nil
 }
 
-// SumUserTokens returns the tokens the user's builds used since t.
+// SumUserTokens returns the tokens the user's builds and plan previews
+// used since t.
 func (s *UsageStore) SumUserTokens(ctx context.Context, ownerID int64, since time.Time) (int64, error) {
 	var n int64
 	err := s.db.read().row(ctx, `SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM llm_calls

@@ -63,9 +63,9 @@ func newLLMClient(cfg config.Config, log *slog.Logger, cacheDir string) (*llm.Cl
 }
 
 // meteredPlanner puts a token budget around a planner used outside builds
-// (the plan preview): one preview may use what one build may, and none is
-// made once the user's monthly budget is spent. Preview calls are not
-// stored (calls belong to builds), so they do not count toward it.
+// (the plan preview): one preview may use what one build may, none is made
+// once the user's monthly budget is spent, and its calls are stored with no
+// build so they count toward that month.
 type meteredPlanner struct {
 	inner        codegen.Planner
 	usage        kiln.UsageStore
@@ -73,14 +73,6 @@ type meteredPlanner struct {
 }
 
 func (p meteredPlanner) Plan(ctx context.Context, description string) (*kiln.AppSpec, error) {
-	b := &llm.Budget{OwnerID: kiln.UserIDFromContext(ctx), BuildLimit: p.build, MonthLimit: p.month}
-	if p.usage != nil {
-		b.Store = sumOnly{p.usage}
-	}
+	b := &llm.Budget{OwnerID: kiln.UserIDFromContext(ctx), BuildLimit: p.build, MonthLimit: p.month, Store: p.usage}
 	return p.inner.Plan(llm.WithStep(llm.WithMeter(ctx, b), "plan preview"), description)
 }
-
-// sumOnly reads usage but records nothing.
-type sumOnly struct{ kiln.UsageStore }
-
-func (sumOnly) RecordLLMCall(context.Context, *kiln.LLMCall) error { return nil }

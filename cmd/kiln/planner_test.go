@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,13 @@ func (f planFunc) Plan(ctx context.Context, d string) (*kiln.AppSpec, error) { r
 // spentStore says the user has used 5000 tokens this month.
 type spentStore struct{ recorded int }
 
-func (s *spentStore) RecordLLMCall(context.Context, *kiln.LLMCall) error { s.recorded++; return nil }
+func (s *spentStore) RecordLLMCall(_ context.Context, c *kiln.LLMCall) error {
+	if c.BuildID != 0 || c.OwnerID != 7 || c.Step != "plan preview" {
+		return fmt.Errorf("preview call stored as %+v", c)
+	}
+	s.recorded++
+	return nil
+}
 func (s *spentStore) SumUserTokens(_ context.Context, owner int64, _ time.Time) (int64, error) {
 	if owner != 7 {
 		return 0, errors.New("wrong owner")
@@ -38,7 +45,7 @@ func TestMeteredPlanner(t *testing.T) {
 		if _, err := m.Allow(ctx); err != nil {
 			return nil, err
 		}
-		return nil, m.Record(ctx, llm.Call{Usage: llm.Usage{PromptTokens: 10}})
+		return nil, m.Record(ctx, llm.Call{Step: llm.StepFrom(ctx), Model: "m", Usage: llm.Usage{PromptTokens: 10}})
 	})
 	ctx := kiln.NewContextWithUser(context.Background(), &kiln.User{ID: 7})
 	_, err := meteredPlanner{inner: inner, usage: store, month: 5000}.Plan(ctx, "x")
@@ -48,7 +55,7 @@ func TestMeteredPlanner(t *testing.T) {
 	if _, err := (meteredPlanner{inner: inner, usage: store, month: 6000}).Plan(ctx, "x"); err != nil {
 		t.Fatal(err)
 	}
-	if store.recorded != 0 {
-		t.Error("preview calls are not stored as build calls")
+	if store.recorded != 1 {
+		t.Errorf("a preview's call must be stored (it counts toward the month): %d stored", store.recorded)
 	}
 }

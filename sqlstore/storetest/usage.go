@@ -55,6 +55,27 @@ func testUsage(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.Equal(t, int64(8460), got.Total.TotalTokens)
 		require.InDelta(t, 0.0295, got.Total.CostUSD, 1e-9)
 	})
+	t.Run("PreviewCalls", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, open)
+		store, svc := sqlstore.NewUsageStore(e.DB), sqlstore.NewUsageService(e.DB)
+		u := MustCreateUser(t, e, "u@example.com")
+		_, b := MustCreateApp(t, e, u, "a todo list")
+		ctx := context.Background()
+		require.NoError(t, store.RecordLLMCall(ctx, &kiln.LLMCall{BuildID: b.ID, Step: "plan", Model: "m", PromptTokens: 100, CompletionTokens: 10}))
+		preview := &kiln.LLMCall{OwnerID: u.ID, Step: "plan preview", Model: "m", PromptTokens: 300, CompletionTokens: 30}
+		require.NoError(t, store.RecordLLMCall(ctx, preview))
+		require.NotZero(t, preview.ID)
+		n, err := store.SumUserTokens(ctx, u.ID, time.Time{})
+		require.NoError(t, err)
+		require.Equal(t, int64(440), n, "a preview's tokens count toward the user's month")
+		got, err := svc.FindBuildUsage(e.ctx(u), b.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(110), got.Total.TotalTokens, "a preview's tokens are not the build's")
+
+		RequireCode(t, store.RecordLLMCall(ctx, &kiln.LLMCall{Step: "plan preview", Model: "m"}), kiln.EInvalid)
+		RequireCode(t, store.RecordLLMCall(ctx, &kiln.LLMCall{OwnerID: 999999, Step: "plan preview", Model: "m"}), kiln.ENotFound)
+	})
 	t.Run("Empty", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, open)
