@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -148,32 +151,82 @@ func checkGapless(t *testing.T, events []*kiln.BuildEvent) {
 	}
 }
 
-// TestEventsAcrossNodes runs two API nodes and a worker as separate
-// processes over one PostgreSQL. Polling is slowed to a minute, so the
-// events that watchers on both nodes get within seconds came through
-// LISTEN/NOTIFY from the worker's commits.
+// startServe runs `kiln serve --roles api` as a process of its own on
+// dataDir and dbURL, with extra environment, and returns its URL. The
+// process is killed when the test ends; its output is logged if the test
+// failed.
+func startServe(t *testing.T, bin, dataDir, dbURL string, env ...string) string {
+	t.Helper()
+	args := []string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--roles", "api", "--log-format", "text"}
+	if dbURL != "" {
+		args = append(args, "--database-url", dbURL)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	logs := &lockedBuffer{}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		pw.Close()
+		if t.Failed() {
+			t.Logf("kiln serve (pid %d) output:\n%s", cmd.Process.Pid, logs.String())
+		}
+	})
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			fmt.Fprintln(logs, sc.Text())
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	select {
+	case u := <-urls:
+		return u
+	case <-time.After(60 * time.Second):
+		t.Fatalf("kiln serve did not start within a minute:\n%s", logs.String())
+		return ""
+	}
+}
+
+// TestEventsAcrossNodes runs two API nodes as separate `kiln serve`
+// processes and a worker (in the test's process, running a pipeline the
+// test gates) over one PostgreSQL. The API nodes poll the database only
+// once a minute, so the events that watchers on both nodes get within
+// seconds came through LISTEN/NOTIFY from the worker's commits.
 func TestEventsAcrossNodes(t *testing.T) {
+	bin := mustKilnBinary(t)
 	dbURL := MustPostgresURL(t)
 	dataDir := t.TempDir()
-	slowPoll := func(c *config.Config) { c.Stream.PollInterval = time.Minute }
-	node1 := mustMainWith(t, dbURL, dataDir, []string{"api"}, nil, slowPoll)
-	node2 := mustMainWith(t, dbURL, dataDir, []string{"api"}, nil, slowPoll)
+	url1 := startServe(t, bin, dataDir, dbURL, "KILN_STREAM_POLL_INTERVAL=1m")
+	url2 := startServe(t, bin, dataDir, dbURL, "KILN_STREAM_POLL_INTERVAL=1m")
 	p := newGatedPipeline(25)
 	mustMainWith(t, dbURL, dataDir, []string{"worker"}, p, nil)
 
 	ctx := context.Background()
-	alice := MustUser(t, node1, "alice@example.com")
-	sess, err := client.New(node1.URL()).Login(ctx, "alice@example.com", "correct horse battery")
+	anon := client.New(url1)
+	if _, err := anon.Signup(ctx, "alice@example.com", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := anon.Login(ctx, "alice@example.com", "correct horse battery")
 	if err != nil {
 		t.Fatal(err)
 	}
+	alice := client.New(url1, client.WithToken(sess.AccessToken))
 	_, b, err := alice.CreateApp(ctx, kiln.AppCreate{Description: "a todo app with tasks (title)"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	<-p.started
 	on1 := follow(alice, b.ID)
-	on2 := follow(client.New(node2.URL(), client.WithToken(sess.AccessToken)), b.ID)
+	on2 := follow(client.New(url2, client.WithToken(sess.AccessToken)), b.ID)
 	got1 := on1.until(t, "the gate line on node 1", nil, isGateLine)
 	got2 := on2.until(t, "the gate line on node 2", nil, isGateLine)
 	gateSeq := got1[len(got1)-1].Seq
