@@ -586,6 +586,45 @@ func TestStreamShutdown(t *testing.T) {
 	}
 }
 
+// TestStreamClientMessage: the stream only sends, so a WebSocket client
+// that sends a message is closed with 1008 and its stream is freed at once.
+func TestStreamClientMessage(t *testing.T) {
+	t.Parallel()
+	e := mustStreamEnv(t, api.StreamConfig{}, 0)
+	tok := MustToken(t, e.srv, "ada@example.com")
+	id := e.build(t, tok)
+	c, _, err := dialWS(t, e, fmt.Sprintf("/v1/builds/%d/events", id), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readWS(t, c); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"hello":"server"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := readWS(t, c)
+		if err == nil {
+			continue
+		}
+		if websocket.CloseStatus(err) != api.ClosePolicy {
+			t.Fatalf("closed with %v, want %d", err, api.ClosePolicy)
+		}
+		break
+	}
+	// At once, not after a close handshake timeout.
+	start := time.Now()
+	for e.api.OpenStreams() != 0 {
+		if time.Since(start) > 3*time.Second {
+			t.Fatal("the stream is still open 3s after it closed the client")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestStalledClientAlone has one client stop reading while another
 // follows a busy build: the follower gets everything, and the stalled one
 // is dropped, not waited for.

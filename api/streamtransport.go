@@ -30,15 +30,31 @@ func (st *session) serveWebSocket(w http.ResponseWriter, r *http.Request, cleanu
 		st.log.Info("event stream: websocket upgrade refused", slog.Any("error", err))
 		return // Accept answered the request
 	}
-	// The stream only sends: CloseRead answers pings and the close
-	// handshake, closes with 1008 when the client sends a message, and
-	// ends ctx when the client is gone.
-	ctx := conn.CloseRead(context.WithoutCancel(r.Context()))
+	ctx := readUntilClosed(conn, context.WithoutCancel(r.Context()))
 	go func() {
 		defer cleanup()
 		defer conn.CloseNow()
 		st.run(ctx, &wsSink{conn: conn, timeout: st.srv.streams.cfg.WriteTimeout})
 	}()
+}
+
+// readUntilClosed reads the connection in the background, which answers
+// pings and the close handshake: the stream only sends, so a message from
+// the client closes the connection with ClosePolicy. The returned context
+// ends when the connection does (the client left or the stream closed it).
+//
+// It is coder/websocket's Conn.CloseRead without its wait on itself: the
+// close that CloseRead's goroutine starts waits for that same goroutine to
+// end, so a client that sent a message held its stream for 15 seconds.
+func readUntilClosed(conn *websocket.Conn, parent context.Context) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		defer cancel()
+		if _, _, err := conn.Reader(ctx); err == nil {
+			_ = conn.Close(ClosePolicy, "streams only send: the client sent a message")
+		}
+	}()
+	return ctx
 }
 
 type wsSink struct {
