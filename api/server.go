@@ -32,8 +32,10 @@ type MailOutbox interface {
 
 // Config holds what the server serves.
 type Config struct {
-	Auth   kiln.AuthService
-	Users  kiln.UserService
+	Auth  kiln.AuthService
+	Users kiln.UserService
+	// Keys, when set, serves the signing-key admin operations.
+	Keys   kiln.KeyService
 	Apps   kiln.AppService
 	Builds kiln.BuildService
 	// Usage, when set, adds language-model token usage to build details.
@@ -107,6 +109,7 @@ func New(cfg Config) *Server {
 	s.registerBuilds()
 	s.registerDiff()
 	s.registerAdmin()
+	s.registerKeys()
 	s.registerIngestKeys()
 	s.registerPlan()
 	s.registerAnalytics()

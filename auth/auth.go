@@ -1,5 +1,5 @@
 // Package auth implements kiln.AuthService: accounts with argon2id
-// passwords, short-lived HS256 access JWTs, rotating refresh tokens with
+// passwords, short-lived ES256 access JWTs with rotating signing keys, rotating refresh tokens with
 // reuse detection, email verification, API tokens and a login rate limit.
 // It keeps its data through Store, which sqlstore implements.
 package auth
@@ -33,7 +33,7 @@ const (
 	// MaxPasswordLen bounds passwords (in characters) so nobody can make
 	// the server hash megabytes.
 	MaxPasswordLen = 256
-	// MinSecretLen is the shortest accepted HMAC key, in bytes.
+	// MinSecretLen is the shortest accepted Secret, in bytes.
 	MinSecretLen = 32
 	// maxEmailLen is RFC 5321's limit on a forward path.
 	maxEmailLen = 254
@@ -42,8 +42,9 @@ const (
 // Config configures a Service. Zero fields take the defaults above, except
 // Secret and BaseURL, which are required.
 type Config struct {
-	// Secret is the HMAC key for access JWTs (HS256), at least
-	// MinSecretLen bytes. Changing it logs everyone out within AccessTTL.
+	// Secret is the root secret, at least MinSecretLen bytes: the signing
+	// keys of access tokens (ES256, in the store) are sealed with a key
+	// derived from it, so every API node needs the same Secret.
 	Secret []byte
 	// Issuer is the iss claim of access tokens.
 	Issuer string
@@ -166,6 +167,7 @@ type Service struct {
 	cfg    Config
 	logger *slog.Logger
 
+	keys           *keyRing
 	hasher         *hasher
 	accountLimiter *failureLimiter
 	ipLimiter      *failureLimiter
@@ -195,7 +197,12 @@ func New(store Store, mailer kiln.Mailer, cfg Config, logger *slog.Logger) (*Ser
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
+	aead, err := newSealer(cfg.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
 	return &Service{
+		keys:           &keyRing{store: store, aead: aead, now: cfg.Now, logger: logger},
 		store:          store,
 		mailer:         mailer,
 		cfg:            cfg,

@@ -2,8 +2,13 @@ package auth_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,10 +21,14 @@ import (
 )
 
 // forge signs claims with method and key, as an attacker (or a confused
-// client) would.
-func forge(tb testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+// client) would, with the kid header when kid is not empty.
+func forge(tb testing.TB, method jwt.SigningMethod, key any, kid string, claims jwt.MapClaims) string {
 	tb.Helper()
-	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	t := jwt.NewWithClaims(method, claims)
+	if kid != "" {
+		t.Header["kid"] = kid
+	}
+	s, err := t.SignedString(key)
 	if err != nil {
 		tb.Fatalf("sign forged token: %v", err)
 	}
@@ -39,21 +48,83 @@ func validClaims(h *harness, userID int64) jwt.MapClaims {
 	}
 }
 
+// signingKey returns the current signing key's kid, private key and the
+// DER of its public key, as only the server (or a thief of the database and
+// auth.secret) has them.
+func (h *harness) signingKey(tb testing.TB) (string, *ecdsa.PrivateKey, []byte) {
+	tb.Helper()
+	k := h.store.currentKey()
+	if k == nil {
+		tb.Fatal("no current signing key")
+	}
+	priv, err := auth.OpenSigningKey(testSecret, k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k.ID, priv, k.Public
+}
+
+func mustECKey(tb testing.TB) *ecdsa.PrivateKey {
+	tb.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
+}
+
+// tokenHeader decodes a JWT's header.
+func tokenHeader(tb testing.TB, token string) map[string]any {
+	tb.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var h map[string]any
+	if err := json.Unmarshal(raw, &h); err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// TestAuthenticateJWT is the table of attacks on Kiln's access tokens:
+// each must answer EUnauthorized, while the control — a token signed the
+// way the server signs — is accepted, so each attack fails for its own
+// reason.
 func TestAuthenticateJWT(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	u := h.MustSignup(t, "ada@example.com")
 	victim := h.MustSignup(t, "bob@example.com")
 	sess := h.MustLogin(t, "ada@example.com")
+	kid, priv, pubDER := h.signingKey(t)
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := func() jwt.MapClaims { return validClaims(h, u.ID) }
+	with := func(k string, v any) jwt.MapClaims {
+		c := valid()
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return c
+	}
+	now := h.clock.Now()
 
 	t.Run("OK", func(t *testing.T) {
 		got, err := h.svc.Authenticate(context.Background(), sess.AccessToken)
 		if err != nil || got.ID != u.ID || got.Email != "ada@example.com" {
 			t.Fatalf("Authenticate = %+v, %v", got, err)
 		}
-		// The control: a token we sign with the right key and claims works,
-		// so each attack below fails for its own reason.
-		got, err = h.svc.Authenticate(context.Background(), forge(t, jwt.SigningMethodHS256, testSecret, validClaims(h, u.ID)))
+		got, err = h.svc.Authenticate(context.Background(), forge(t, jwt.SigningMethodES256, priv, kid, valid()))
 		if err != nil || got.ID != u.ID {
 			t.Fatalf("Authenticate(well-formed forged) = %+v, %v", got, err)
 		}
@@ -69,11 +140,9 @@ func TestAuthenticateJWT(t *testing.T) {
 		if err := json.Unmarshal(payload, &c); err != nil {
 			t.Fatal(err)
 		}
-		header, _ := base64.RawURLEncoding.DecodeString(parts[0])
-		if !strings.Contains(string(header), `"alg":"HS256"`) {
-			t.Fatalf("header = %s", header)
+		if hd := tokenHeader(t, sess.AccessToken); hd["alg"] != "ES256" || hd["kid"] != kid {
+			t.Fatalf("header = %v, want alg ES256 and kid %s", hd, kid)
 		}
-		now := h.clock.Now()
 		if c["sub"] != strconv.FormatInt(u.ID, 10) || c["iss"] != "kiln" || c["jti"] == "" ||
 			c["exp"] != float64(now.Add(auth.DefaultAccessTTL).Unix()) || c["iat"] != float64(now.Unix()) {
 			t.Fatalf("claims = %v", c)
@@ -83,85 +152,85 @@ func TestAuthenticateJWT(t *testing.T) {
 		}
 	})
 
-	attack := func(name string, token func() string) {
-		t.Run(name, func(t *testing.T) {
-			_, err := h.svc.Authenticate(context.Background(), token())
+	enc := base64.RawURLEncoding.EncodeToString
+	for _, tc := range []struct {
+		name  string
+		token func() string
+	}{
+		{"AlgNone", func() string {
+			return forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, kid, valid())
+		}},
+		{"AlgNoneHandMade", func() string {
+			body, _ := json.Marshal(valid())
+			return enc([]byte(`{"alg":"none","typ":"JWT","kid":"`+kid+`"}`)) + "." + enc(body) + "."
+		}},
+		{"AlgNoneUpperCase", func() string {
+			body, _ := json.Marshal(valid())
+			return enc([]byte(`{"alg":"NONE","kid":"`+kid+`"}`)) + "." + enc(body) + "."
+		}},
+		// Algorithm confusion: HMAC keyed with the public key, which a
+		// verifier that trusts the header's alg would accept.
+		{"HS256WithPublicKeyDER", func() string { return forge(t, jwt.SigningMethodHS256, pubDER, kid, valid()) }},
+		{"HS256WithPublicKeyPEM", func() string { return forge(t, jwt.SigningMethodHS256, pubPEM, kid, valid()) }},
+		{"HS256WithAuthSecret", func() string { return forge(t, jwt.SigningMethodHS256, testSecret, kid, valid()) }},
+		{"RS256OtherKey", func() string { return forge(t, jwt.SigningMethodRS256, rsaKey, kid, valid()) }},
+		{"ES384OtherKey", func() string { return forge(t, jwt.SigningMethodES384, ec384, kid, valid()) }},
+		{"WrongKeySameKid", func() string { return forge(t, jwt.SigningMethodES256, mustECKey(t), kid, valid()) }},
+		{"UnknownKid", func() string { return forge(t, jwt.SigningMethodES256, mustECKey(t), "0123456789abcdef", valid()) }},
+		{"UnknownKidRightKey", func() string { return forge(t, jwt.SigningMethodES256, priv, "0123456789abcdef", valid()) }},
+		{"NoKid", func() string { return forge(t, jwt.SigningMethodES256, priv, "", valid()) }},
+		{"Expired", func() string {
+			return forge(t, jwt.SigningMethodES256, priv, kid, with("exp", now.Add(-31*time.Second).Unix()))
+		}},
+		{"NoExpiry", func() string { return forge(t, jwt.SigningMethodES256, priv, kid, with("exp", nil)) }},
+		{"NotYetValid", func() string {
+			return forge(t, jwt.SigningMethodES256, priv, kid, with("nbf", now.Add(time.Hour).Unix()))
+		}},
+		{"IssuedInFuture", func() string {
+			c := with("iat", now.Add(time.Hour).Unix())
+			c["exp"] = now.Add(2 * time.Hour).Unix()
+			return forge(t, jwt.SigningMethodES256, priv, kid, c)
+		}},
+		{"WrongAudience", func() string {
+			return forge(t, jwt.SigningMethodES256, priv, kid, with("aud", []string{"kiln-ingest"}))
+		}},
+		{"NoAudience", func() string { return forge(t, jwt.SigningMethodES256, priv, kid, with("aud", nil)) }},
+		{"WrongIssuer", func() string { return forge(t, jwt.SigningMethodES256, priv, kid, with("iss", "evil")) }},
+		{"NoIssuer", func() string { return forge(t, jwt.SigningMethodES256, priv, kid, with("iss", nil)) }},
+		{"BadSubject", func() string { return forge(t, jwt.SigningMethodES256, priv, kid, with("sub", "1 OR 1=1")) }},
+		{"UnknownSubject", func() string { return forge(t, jwt.SigningMethodES256, priv, kid, validClaims(h, 9999)) }},
+		{"TamperedPayload", func() string {
+			// Keep the header and signature, swap the subject for the victim.
+			parts := strings.Split(sess.AccessToken, ".")
+			payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+			var c map[string]any
+			_ = json.Unmarshal(payload, &c)
+			c["sub"] = strconv.FormatInt(victim.ID, 10)
+			body, _ := json.Marshal(c)
+			return parts[0] + "." + enc(body) + "." + parts[2]
+		}},
+		{"TamperedHeaderKid", func() string {
+			parts := strings.Split(sess.AccessToken, ".")
+			return enc([]byte(`{"alg":"ES256","kid":"`+kid+`x","typ":"JWT"}`)) + "." + parts[1] + "." + parts[2]
+		}},
+		{"TamperedSignature", func() string {
+			b := []byte(sess.AccessToken)
+			i := len(b) - 5
+			b[i] ^= 1 // still base64url, another signature
+			if b[i] == '.' {
+				b[i] = 'A'
+			}
+			return string(b)
+		}},
+		{"Garbage", func() string { return "not.a.jwt" }},
+		{"Empty", func() string { return "" }},
+		{"Huge", func() string { return strings.Repeat("a", 1<<20) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := h.svc.Authenticate(context.Background(), tc.token())
 			assertCode(t, err, kiln.EUnauthorized)
 		})
 	}
-	attack("AlgNone", func() string {
-		return forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, validClaims(h, u.ID))
-	})
-	attack("AlgNoneHandMade", func() string {
-		enc := base64.RawURLEncoding.EncodeToString
-		body, _ := json.Marshal(validClaims(h, u.ID))
-		return enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc(body) + "."
-	})
-	attack("HS512SameKey", func() string { return forge(t, jwt.SigningMethodHS512, testSecret, validClaims(h, u.ID)) })
-	attack("WrongKey", func() string {
-		return forge(t, jwt.SigningMethodHS256, []byte("another-secret-of-at-least-32-bytes!!"), validClaims(h, u.ID))
-	})
-	attack("Expired", func() string {
-		c := validClaims(h, u.ID)
-		c["exp"] = h.clock.Now().Add(-31 * time.Second).Unix()
-		return forge(t, jwt.SigningMethodHS256, testSecret, c)
-	})
-	attack("NoExpiry", func() string {
-		c := validClaims(h, u.ID)
-		delete(c, "exp")
-		return forge(t, jwt.SigningMethodHS256, testSecret, c)
-	})
-	attack("IssuedInFuture", func() string {
-		c := validClaims(h, u.ID)
-		c["iat"] = h.clock.Now().Add(time.Hour).Unix()
-		c["exp"] = h.clock.Now().Add(2 * time.Hour).Unix()
-		return forge(t, jwt.SigningMethodHS256, testSecret, c)
-	})
-	attack("WrongAudience", func() string {
-		c := validClaims(h, u.ID)
-		c["aud"] = []string{"kiln-ingest"}
-		return forge(t, jwt.SigningMethodHS256, testSecret, c)
-	})
-	attack("NoAudience", func() string {
-		c := validClaims(h, u.ID)
-		delete(c, "aud")
-		return forge(t, jwt.SigningMethodHS256, testSecret, c)
-	})
-	attack("WrongIssuer", func() string {
-		c := validClaims(h, u.ID)
-		c["iss"] = "evil"
-		return forge(t, jwt.SigningMethodHS256, testSecret, c)
-	})
-	attack("BadSubject", func() string {
-		c := validClaims(h, u.ID)
-		c["sub"] = "1 OR 1=1"
-		return forge(t, jwt.SigningMethodHS256, testSecret, c)
-	})
-	attack("UnknownSubject", func() string {
-		return forge(t, jwt.SigningMethodHS256, testSecret, validClaims(h, 9999))
-	})
-	attack("TamperedPayload", func() string {
-		// Keep the header and signature, swap the subject for the victim.
-		parts := strings.Split(sess.AccessToken, ".")
-		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
-		var c map[string]any
-		_ = json.Unmarshal(payload, &c)
-		c["sub"] = strconv.FormatInt(victim.ID, 10)
-		body, _ := json.Marshal(c)
-		return parts[0] + "." + base64.RawURLEncoding.EncodeToString(body) + "." + parts[2]
-	})
-	attack("TamperedSignature", func() string {
-		b := []byte(sess.AccessToken)
-		i := len(b) - 5
-		b[i] ^= 1 // still base64url, another signature
-		if b[i] == '.' {
-			b[i] = 'A'
-		}
-		return string(b)
-	})
-	attack("Garbage", func() string { return "not.a.jwt" })
-	attack("Empty", func() string { return "" })
-	attack("Huge", func() string { return strings.Repeat("a", 1<<20) })
 }
 
 func TestAuthenticateJWTTime(t *testing.T) {
@@ -192,18 +261,26 @@ func TestAuthenticateJWTTime(t *testing.T) {
 		assertCode(t, err, kiln.EUnauthorized)
 	})
 
-	t.Run("ErrOtherSecret", func(t *testing.T) {
+	t.Run("ErrOtherSecretCannotSign", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, nil)
 		h.MustSignup(t, "ada@example.com")
 		s := h.MustLogin(t, "ada@example.com")
 		h.cfg.Secret = []byte("a-rotated-secret-that-is-32-bytes-long")
-		rotated, err := auth.New(h.store, h.mailer, h.cfg, nil)
+		other, err := auth.New(h.store, h.mailer, h.cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = rotated.Authenticate(context.Background(), s.AccessToken)
-		assertCode(t, err, kiln.EUnauthorized)
+		// The stored private key is sealed with the first secret: a node
+		// with another one refuses to start, naming the setting …
+		err = other.CheckSigningKeys(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "auth.secret") {
+			t.Fatalf("CheckSigningKeys with another secret = %v, want an error naming auth.secret", err)
+		}
+		// … but public keys need no secret, so it still verifies tokens.
+		if _, err := other.Authenticate(context.Background(), s.AccessToken); err != nil {
+			t.Fatalf("verify with another secret: %v", err)
+		}
 	})
 }
 

@@ -16,6 +16,9 @@ import (
 // store.go. Its function fields, when set, replace a method's result so a
 // test can inject store failures.
 type fakeStore struct {
+	fakeKeys
+	fakeIdentities
+
 	mu        sync.Mutex
 	now       func() time.Time // for CreatedAt
 	users     map[int64]*kiln.User

@@ -101,7 +101,7 @@ func (s *Service) newSession(ctx context.Context, u *kiln.User, family string, n
 	if err := s.store.CreateRefreshToken(ctx, rt); err != nil {
 		return nil, fmt.Errorf("create refresh token: %w", err)
 	}
-	return s.sessionFor(u, rt, secret, now)
+	return s.sessionFor(ctx, u, rt, secret, now)
 }
 
 // newRefreshToken returns an unsaved refresh token and its secret.
@@ -126,9 +126,9 @@ func (s *Service) newRefreshToken(userID int64, family string, now time.Time) (*
 }
 
 // sessionFor signs the access token that goes with a stored refresh token.
-func (s *Service) sessionFor(u *kiln.User, rt *RefreshToken, secret string, now time.Time) (*kiln.Session, error) {
+func (s *Service) sessionFor(ctx context.Context, u *kiln.User, rt *RefreshToken, secret string, now time.Time) (*kiln.Session, error) {
 	exp := now.Add(s.cfg.AccessTTL)
-	access, err := s.signAccessToken(u.ID, now, exp)
+	access, err := s.signAccessToken(ctx, u.ID, now, exp)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*kiln.Sessi
 		}
 		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
-	return s.sessionFor(u, next, secret, now)
+	return s.sessionFor(ctx, u, next, secret, now)
 }
 
 // revokeReused revokes the family of a token presented after its
@@ -238,7 +238,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*kiln.User, 
 		}
 		return u, nil
 	}
-	userID, err := s.parseAccessToken(bearer)
+	userID, err := s.parseAccessToken(ctx, bearer)
 	if err != nil {
 		s.logger.DebugContext(ctx, "access token refused", slog.Any("error", err))
 		return nil, errUnauthorized(msg)

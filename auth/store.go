@@ -28,6 +28,9 @@ type RefreshToken struct {
 // Store is the storage the auth service needs; sqlstore implements it. No
 // method looks at the user in ctx: the service decides who may do what.
 type Store interface {
+	KeyStore
+	IdentityStore
+
 	// CreateUser inserts u (with PasswordHash set) and fills ID and times.
 	// The first user ever created gets RoleAdmin, decided atomically.
 	// EConflict when the email (compared case-insensitively) is taken.

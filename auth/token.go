@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -67,9 +68,14 @@ func isAPITokenShape(s string) bool {
 	return err == nil
 }
 
-// signAccessToken returns an HS256 JWT for userID valid until exp.
-func (s *Service) signAccessToken(userID int64, now, exp time.Time) (string, error) {
+// signAccessToken returns an ES256 JWT for userID valid until exp, signed
+// with the current signing key and naming it in the kid header.
+func (s *Service) signAccessToken(ctx context.Context, userID int64, now, exp time.Time) (string, error) {
 	jti, err := newID(accessJTIBytes)
+	if err != nil {
+		return "", err
+	}
+	kid, key, err := s.keys.signer(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -81,7 +87,9 @@ func (s *Service) signAccessToken(userID int64, now, exp time.Time) (string, err
 		IssuedAt:  jwt.NewNumericDate(now),
 		ID:        jti,
 	}
-	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(s.cfg.Secret)
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	t.Header["kid"] = kid
+	signed, err := t.SignedString(key)
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
 	}
@@ -89,12 +97,14 @@ func (s *Service) signAccessToken(userID int64, now, exp time.Time) (string, err
 }
 
 // parseAccessToken verifies an access JWT and returns its user id. It pins
-// HS256 (so "none" and RS/HS key confusion fail), the issuer and audience,
-// and requires an unexpired exp, allowing jwtLeeway of clock skew.
-func (s *Service) parseAccessToken(token string) (int64, error) {
+// ES256 (so "none", HS256 over the public key and other algorithms fail),
+// requires a kid naming a key that verifies now, the issuer and audience,
+// an unexpired exp and no iat or nbf in the future, allowing jwtLeeway of
+// clock skew.
+func (s *Service) parseAccessToken(ctx context.Context, token string) (int64, error) {
 	var claims jwt.RegisteredClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.cfg.Secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+	_, err := jwt.ParseWithClaims(token, &claims, s.keyFunc(ctx),
+		jwt.WithValidMethods([]string{SigningAlgorithm}),
 		jwt.WithIssuer(s.cfg.Issuer),
 		jwt.WithAudience(AccessAudience),
 		jwt.WithExpirationRequired(),

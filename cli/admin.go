@@ -80,7 +80,76 @@ func (r *runner) adminCmd() *cobra.Command {
 		},
 	})
 	grant.Flags().StringVar(&role, "role", string(kiln.RoleAdmin), "the role to give: admin or user")
-	return r.group("admin", "Administer users (admins)", `Commands for server admins: list users and change their roles.`, users, grant)
+	return r.group("admin", "Administer users and signing keys (admins)",
+		`Commands for server admins: list users, change their roles and rotate the
+keys that sign access tokens.`, users, grant, r.signingKeysCmd())
+}
+
+func (r *runner) signingKeysCmd() *cobra.Command {
+	printKeys := func(cmd *cobra.Command, keys []*kiln.SigningKey) error {
+		now := r.now()
+		return r.emit(cmd, map[string]any{"items": keys}, func(w io.Writer) {
+			row(w, "KID", "ALG", "STATE", "CREATED", "RETIRES")
+			for _, k := range keys {
+				state, retires := "verifies", "-"
+				if k.Current {
+					state = "signs"
+				}
+				if k.RetiresAt != nil {
+					retires = k.RetiresAt.Local().Format(time.DateTime)
+				}
+				row(w, k.ID, k.Algorithm, state, ago(now, k.CreatedAt), retires)
+			}
+		})
+	}
+	list := r.leaf(command{
+		use:   "list",
+		short: "List the access-token signing keys (admins)",
+		long: `List the keys that verify Kiln's access tokens: the one that signs new
+tokens and, after a rotation, the previous one until its tokens expire.
+Key material is never shown. Admins only.`,
+		example: `  kiln admin keys list`,
+		ops:     []string{"GET /v1/admin/keys"},
+		run: func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+			s, err := r.authed(cmd)
+			if err != nil {
+				return err
+			}
+			keys, err := s.AdminSigningKeys(ctx)
+			if err != nil {
+				return err
+			}
+			return printKeys(cmd, keys)
+		},
+	})
+	var immediate bool
+	rotate := r.leaf(command{
+		use:   "rotate",
+		short: "Start a new access-token signing key (admins)",
+		long: `Start a new key for signing access tokens. Every API node picks it up within
+30 seconds. The previous key keeps verifying the tokens it signed until they
+expire, so nobody is logged out; a key older than that retires at once, so
+at most two keys verify. With --immediate the previous key retires now
+(after a leak): every access token fails and clients refresh their session.
+Admins only.`,
+		example: `  kiln admin keys rotate
+  kiln admin keys rotate --immediate`,
+		ops: []string{"POST /v1/admin/keys/rotate"},
+		run: func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+			s, err := r.authed(cmd)
+			if err != nil {
+				return err
+			}
+			keys, err := s.AdminRotateSigningKey(ctx, immediate)
+			if err != nil {
+				return err
+			}
+			return printKeys(cmd, keys)
+		},
+	})
+	rotate.Flags().BoolVar(&immediate, "immediate", false, "retire the previous key now: every access token stops working")
+	return r.group("keys", "Manage the keys that sign access tokens (admins)",
+		`List and rotate the keys that sign Kiln's access tokens (ES256).`, list, rotate)
 }
 
 // versionInfo is what 'kiln version -o json' prints.

@@ -18,6 +18,7 @@ import (
 	"github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/auth"
+	"github.com/kiln-build/kiln/client"
 	"github.com/kiln-build/kiln/eventbus"
 	"github.com/kiln-build/kiln/mail"
 	"github.com/kiln-build/kiln/sqlstore"
@@ -50,6 +51,7 @@ func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 		Events:      events,
 		Bus:         bus,
 		Auth:        authSvc,
+		Keys:        authSvc,
 		Users:       sqlstore.NewUserService(db),
 		Apps:        sqlstore.NewAppService(db),
 		Builds:      sqlstore.NewBuildService(db),
@@ -119,6 +121,47 @@ func TestAgainstRealServer(t *testing.T) {
 	h.MustRun("", "logout")
 	res = h.Run("", "whoami")
 	assert.Equal(t, 1, res.code)
+}
+
+// TestSigningKeysAgainstRealServer rotates the access-token signing key
+// through the CLI: a token of the previous key keeps working until an
+// immediate rotation retires it, and the CLI's session goes on throughout.
+func TestSigningKeysAgainstRealServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts, _ := realServer(t)
+	h := newHarness(t)
+	h.env["KILN_SERVER"] = ts.URL
+	h.MustRun("correct horse battery\n", "signup", "--email", "ada@example.com", "--password-stdin")
+	sess, err := client.New(ts.URL).Login(ctx, "ada@example.com", "correct horse battery")
+	require.NoError(t, err)
+	old := client.New(ts.URL, client.WithToken(sess.AccessToken))
+
+	res := h.MustRun("", "admin", "keys", "list")
+	assert.Equal(t, 2, strings.Count(res.stdout, "\n"), "a header and one key: %s", res.stdout)
+	assert.Contains(t, res.stdout, "signs")
+
+	res = h.MustRun("", "admin", "keys", "rotate")
+	assert.Contains(t, res.stdout, "signs")
+	assert.Contains(t, res.stdout, "verifies", "the previous key still verifies: %s", res.stdout)
+	_, err = old.Me(ctx)
+	require.NoError(t, err, "a token of the previous key works during the rotation")
+
+	var keys struct{ Items []*kiln.SigningKey }
+	require.NoError(t, json.Unmarshal([]byte(h.MustRun("", "admin", "keys", "rotate", "--immediate", "-o", "json").stdout), &keys))
+	require.Len(t, keys.Items, 1)
+	assert.True(t, keys.Items[0].Current)
+	// A write resolves the credential afresh (reads may reuse it for 2 s).
+	_, _, err = old.CreateToken(ctx, "after-rotation", nil)
+	assert.Equal(t, kiln.EUnauthorized, kiln.ErrorCode(err), "retired key: %v", err)
+	assert.Contains(t, h.MustRun("", "whoami").stdout, "ada@example.com", "the CLI refreshes its session")
+
+	// Only admins rotate.
+	h.MustRun("", "logout")
+	h.MustRun("correct horse battery\n", "signup", "--email", "bob@example.com", "--password-stdin")
+	res = h.Run("", "admin", "keys", "rotate")
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "only admins")
 }
 
 // TestAgainstRealServerPathIDs covers the operations whose input embeds the

@@ -190,3 +190,31 @@ func pageQuery(q url.Values, p kiln.Page) url.Values {
 	}
 	return q
 }
+
+// AdminSigningKeys lists the keys that verify access tokens
+// (GET /v1/admin/keys). EForbidden for non-admins.
+func (c *Client) AdminSigningKeys(ctx context.Context) ([]*kiln.SigningKey, error) {
+	var out struct {
+		Items []*kiln.SigningKey `json:"items"`
+	}
+	if err := c.do(ctx, request{method: "GET", path: "/v1/admin/keys"}, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}
+
+// AdminRotateSigningKey starts a new signing key (POST
+// /v1/admin/keys/rotate) and returns the keys that verify afterwards; with
+// immediate the previous key retires at once. EForbidden for non-admins.
+func (c *Client) AdminRotateSigningKey(ctx context.Context, immediate bool) ([]*kiln.SigningKey, error) {
+	var out struct {
+		Items []*kiln.SigningKey `json:"items"`
+	}
+	body := struct {
+		Immediate bool `json:"immediate,omitempty"`
+	}{immediate}
+	if err := c.do(ctx, request{method: "POST", path: "/v1/admin/keys/rotate", body: body}, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}

@@ -51,7 +51,7 @@ type Database struct {
 
 // Auth settings.
 type Auth struct {
-	Secret               string        `koanf:"secret" secret:"true" help:"HMAC key for access tokens (at least 32 bytes); generated into data_dir when empty"`
+	Secret               string        `koanf:"secret" secret:"true" help:"root secret sealing the access-token signing keys (at least 32 bytes, the same on every API node); generated into data_dir when empty"`
 	RequireVerifiedEmail bool          `koanf:"require_verified_email" help:"unverified users cannot create apps"`
 	AccessTTL            time.Duration `koanf:"access_ttl"`
 	RefreshTTL           time.Duration `koanf:"refresh_ttl"`

@@ -34,12 +34,23 @@ func NewAuthStore(db *DB) auth.Store { return &AuthStore{db: db} }
 // email (case-insensitively) is taken, EInvalid for an empty or overlong
 // email or an unknown role.
 func (s *AuthStore) CreateUser(ctx context.Context, u *kiln.User) error {
+	email, role, err := checkNewUser(u)
+	if err != nil {
+		return err
+	}
+	db := s.db
+	return db.inTx(ctx, func(c conn) error { return db.insertUser(ctx, c, u, email, role) })
+}
+
+// checkNewUser returns u's trimmed email and its role (RoleUser when
+// empty). EInvalid for an empty or overlong email or an unknown role.
+func checkNewUser(u *kiln.User) (string, kiln.Role, error) {
 	email := strings.TrimSpace(u.Email)
 	if email == "" || len(email) > maxEmailLen {
-		return kiln.FieldErrorf("email", "must be 1 to %d characters", maxEmailLen)
+		return "", "", kiln.FieldErrorf("email", "must be 1 to %d characters", maxEmailLen)
 	}
 	if err := checkInputText("email", email, maxEmailLen, false); err != nil {
-		return err
+		return "", "", err
 	}
 	role := u.Role
 	switch role {
@@ -47,35 +58,39 @@ func (s *AuthStore) CreateUser(ctx context.Context, u *kiln.User) error {
 		role = kiln.RoleUser
 	case kiln.RoleUser, kiln.RoleAdmin:
 	default:
-		return kiln.FieldErrorf("role", "must be %q or %q", kiln.RoleUser, kiln.RoleAdmin)
+		return "", "", kiln.FieldErrorf("role", "must be %q or %q", kiln.RoleUser, kiln.RoleAdmin)
 	}
-	db := s.db
-	return db.inTx(ctx, func(c conn) error {
-		if stmt := db.lockUsersStmt(); stmt != "" {
-			if _, err := c.exec(ctx, stmt); err != nil {
-				return fmt.Errorf("create user: lock: %w", err)
-			}
+	return email, role, nil
+}
+
+// insertUser inserts u with the checked email and role inside a
+// transaction; the first user ever becomes an admin. EConflict when the
+// email is taken.
+func (db *DB) insertUser(ctx context.Context, c conn, u *kiln.User, email string, role kiln.Role) error {
+	if stmt := db.lockUsersStmt(); stmt != "" {
+		if _, err := c.exec(ctx, stmt); err != nil {
+			return fmt.Errorf("create user: lock: %w", err)
 		}
-		var first bool
-		if err := c.row(ctx, "SELECT NOT EXISTS (SELECT 1 FROM users)").Scan(boolScan{&first}); err != nil {
-			return fmt.Errorf("create user: %w", err)
-		}
-		if first {
-			role = kiln.RoleAdmin
-		}
-		now := db.nowUTC()
-		var id int64
-		err := c.row(ctx, `INSERT INTO users (email, email_key, password_hash, email_verified, role, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
-			email, emailKey(email), u.PasswordHash, u.EmailVerified, string(role), db.ts(now), db.ts(now)).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return kiln.Errorf(kiln.EConflict, "an account with this email exists already")
-		} else if err != nil {
-			return fmt.Errorf("create user: %w", err)
-		}
-		u.ID, u.Email, u.Role, u.CreatedAt, u.UpdatedAt = id, email, role, now, now
-		return nil
-	})
+	}
+	var first bool
+	if err := c.row(ctx, "SELECT NOT EXISTS (SELECT 1 FROM users)").Scan(boolScan{&first}); err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	if first {
+		role = kiln.RoleAdmin
+	}
+	now := db.nowUTC()
+	var id int64
+	err := c.row(ctx, `INSERT INTO users (email, email_key, password_hash, email_verified, role, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
+		email, emailKey(email), u.PasswordHash, u.EmailVerified, string(role), db.ts(now), db.ts(now)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return kiln.Errorf(kiln.EConflict, "an account with this email exists already")
+	} else if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	u.ID, u.Email, u.Role, u.CreatedAt, u.UpdatedAt = id, email, role, now, now
+	return nil
 }
 
 // FindUserByEmail returns the user, comparing emails case-insensitively.

@@ -45,6 +45,8 @@ var Operations = []string{
 	"GET /v1/artifacts/{id}/content",
 	"GET /v1/admin/users",
 	"POST /v1/admin/grant",
+	"GET /v1/admin/keys",
+	"POST /v1/admin/keys/rotate",
 	"GET /v1/version",
 	"GET /v1/apps/{id}/ingest-keys",
 	"POST /v1/apps/{id}/ingest-keys",
@@ -145,6 +147,10 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 		return s.adminUsers, false
 	case "POST /v1/admin/grant":
 		return s.adminGrant, false
+	case "GET /v1/admin/keys":
+		return s.adminKeys, false
+	case "POST /v1/admin/keys/rotate":
+		return s.adminRotateKeys, false
 	case "POST /v1/plan":
 		return s.plan, false
 	case "POST /v1/stream-tickets":

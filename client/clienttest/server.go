@@ -77,6 +77,7 @@ type Server struct {
 	rotated   map[string]bool  // refresh tokens already used
 	apiTokens map[string]*tokenRec
 	apps      []*kiln.App
+	keys      []*kiln.SigningKey // newest first
 	builds    []*buildRec
 	artifacts map[int64]*artifactRec
 	idem      map[string][]byte

@@ -76,3 +76,44 @@ environment variables and flags, in that order. Secrets are redacted.`,
 	cmd.AddCommand(show)
 	return cmd
 }
+
+func newResetSigningKeysCmd() *cobra.Command {
+	var sf *serverFlags
+	cmd := &cobra.Command{
+		Use:   "reset-signing-keys",
+		Short: "Retire every access-token signing key and start a new one (operators)",
+		Long: `Retire every key that signs or verifies Kiln's access tokens at once and
+start a new one sealed with this configuration's auth.secret. Run it with
+the server's configuration (--config, KILN_* environment) when the stored
+key cannot be unsealed because auth.secret was lost or changed. Every
+access token stops working; sessions go on through their refresh tokens.
+For a routine rotation use "kiln admin keys rotate".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := sf.load()
+			if err != nil {
+				return err
+			}
+			m := NewMain(cfg, cmd.ErrOrStderr())
+			if err := m.openDB(cmd.Context()); err != nil {
+				if m.DB != nil {
+					_ = m.DB.Close()
+				}
+				return err
+			}
+			defer m.DB.Close()
+			svc, err := m.newAuthService(cfg.PublicURL())
+			if err != nil {
+				return err
+			}
+			kid, err := svc.ResetSigningKeys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "signing keys reset; new key %s (%s)\n", kid, m.StorageSummary())
+			return nil
+		},
+	}
+	sf = addServerFlags(cmd, false)
+	return cmd
+}

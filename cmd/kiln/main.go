@@ -54,7 +54,7 @@ Or generate an app on this machine, with no server:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	local := []*cobra.Command{newServeCmd(), newWorkerCmd(), newMigrateCmd(), newConfigCmd(), newGenerateCmd(), newTemplatesCmd()}
+	local := []*cobra.Command{newServeCmd(), newWorkerCmd(), newMigrateCmd(), newResetSigningKeysCmd(), newConfigCmd(), newGenerateCmd(), newTemplatesCmd()}
 	for _, c := range local {
 		markLocal(c)
 	}

@@ -223,10 +223,6 @@ func migrate(ctx context.Context, db *sqlstore.DB, log *slog.Logger) error {
 
 func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	cfg := m.Config
-	secret, err := authSecret(cfg)
-	if err != nil {
-		return err
-	}
 	m.Mailer = mail.NewDevMailer(m.Logger)
 	if err := m.startEvents(ctx); err != nil {
 		return err
@@ -240,15 +236,16 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	if baseURL == "" {
 		baseURL = m.URL()
 	}
-	authSvc, err := auth.New(sqlstore.NewAuthStore(m.DB), m.Mailer, auth.Config{
-		Secret: secret, AccessTTL: cfg.Auth.AccessTTL, RefreshTTL: cfg.Auth.RefreshTTL, BaseURL: strings.TrimRight(baseURL, "/"),
-	}, m.Logger)
+	authSvc, err := m.newAuthService(baseURL)
 	if err != nil {
+		return err
+	}
+	if err := authSvc.CheckSigningKeys(ctx); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	idem := sqlstore.NewIdempotencyStore(m.DB)
 	apiCfg := api.Config{
-		Auth: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB),
+		Auth: authSvc, Keys: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB),
 		Builds: sqlstore.NewBuildService(m.DB), Idempotency: idem,
 		Usage: sqlstore.NewUsageService(m.DB),
 		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
@@ -289,6 +286,27 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	}()
 	m.Logger.Info("api listening", slog.String("url", m.URL()))
 	return nil
+}
+
+// newAuthService returns the auth service over the database, mailing
+// through m.Mailer (a dev mailer when unset).
+func (m *Main) newAuthService(baseURL string) (*auth.Service, error) {
+	cfg := m.Config
+	secret, err := authSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var mailer kiln.Mailer = m.Mailer
+	if m.Mailer == nil {
+		mailer = mail.NewDevMailer(m.Logger)
+	}
+	svc, err := auth.New(sqlstore.NewAuthStore(m.DB), mailer, auth.Config{
+		Secret: secret, AccessTTL: cfg.Auth.AccessTTL, RefreshTTL: cfg.Auth.RefreshTTL, BaseURL: strings.TrimRight(baseURL, "/"),
+	}, m.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return svc, nil
 }
 
 // sweepBlobs deletes the artifacts of deleted apps' builds shortly after

@@ -32,6 +32,8 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("Usage", func(t *testing.T) { testUsage(t, open) })
 	t.Run("WebSessions", func(t *testing.T) { testWebSessions(t, open) })
+	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open) })
+	t.Run("Identities", func(t *testing.T) { testIdentities(t, open) })
 }
 
 // RunRequireVerifiedEmail checks Options.RequireVerifiedEmail; open must

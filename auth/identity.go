@@ -1,0 +1,27 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	kiln "github.com/kiln-build/kiln"
+)
+
+// IdentityStore links users to external identities (an OIDC provider's
+// issuer and subject).
+type IdentityStore interface {
+	// FindUserByIdentity returns the linked user and records the login at
+	// now. ENotFound when the subject is linked to nobody.
+	FindUserByIdentity(ctx context.Context, issuer, subject string, now time.Time) (*kiln.User, error)
+
+	// CreateUserWithIdentity creates u (as CreateUser does) and links it,
+	// atomically. EConflict when the email is taken or the subject linked.
+	CreateUserWithIdentity(ctx context.Context, u *kiln.User, issuer, subject string) error
+
+	// LinkIdentity links an existing user. EConflict when the subject is
+	// linked already.
+	LinkIdentity(ctx context.Context, userID int64, issuer, subject string) error
+
+	// SetRole changes a user's role. ENotFound without the user.
+	SetRole(ctx context.Context, userID int64, role kiln.Role) error
+}

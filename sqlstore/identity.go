@@ -1,0 +1,95 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	kiln "github.com/kiln-build/kiln"
+)
+
+// maxIdentityLen bounds issuer URLs and subjects.
+const maxIdentityLen = 512
+
+func checkIdentity(issuer, subject string) error {
+	if issuer == "" || len(issuer) > maxIdentityLen {
+		return kiln.FieldErrorf("issuer", "must be 1 to %d bytes", maxIdentityLen)
+	}
+	if subject == "" || len(subject) > maxIdentityLen {
+		return kiln.FieldErrorf("subject", "must be 1 to %d bytes", maxIdentityLen)
+	}
+	return nil
+}
+
+// FindUserByIdentity returns the user linked to the provider's subject and
+// records the login at now. ENotFound when none is.
+func (s *AuthStore) FindUserByIdentity(ctx context.Context, issuer, subject string, now time.Time) (*kiln.User, error) {
+	if err := checkIdentity(issuer, subject); err != nil {
+		return nil, err
+	}
+	db := s.db
+	u, err := db.findUser(ctx, db.read(), "id = (SELECT user_id FROM user_identities WHERE issuer = ? AND subject = ?)", issuer, subject)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.write().exec(ctx, "UPDATE user_identities SET last_login_at = ? WHERE issuer = ? AND subject = ?",
+		db.ts(normTime(now)), issuer, subject); err != nil {
+		return nil, fmt.Errorf("record identity login: %w", err)
+	}
+	return u, nil
+}
+
+// CreateUserWithIdentity creates u and links it to the provider's subject
+// in one transaction; the first user ever becomes an admin. EConflict when
+// the email is taken or the subject linked already.
+func (s *AuthStore) CreateUserWithIdentity(ctx context.Context, u *kiln.User, issuer, subject string) error {
+	email, role, err := checkNewUser(u)
+	if err != nil {
+		return err
+	}
+	if err := checkIdentity(issuer, subject); err != nil {
+		return err
+	}
+	db := s.db
+	return db.inTx(ctx, func(c conn) error {
+		if err := db.insertUser(ctx, c, u, email, role); err != nil {
+			return err
+		}
+		return db.insertIdentity(ctx, c, u.ID, issuer, subject)
+	})
+}
+
+// LinkIdentity links an existing user to the provider's subject.
+// EConflict when the subject is linked already, ENotFound without the user.
+func (s *AuthStore) LinkIdentity(ctx context.Context, userID int64, issuer, subject string) error {
+	if err := checkIdentity(issuer, subject); err != nil {
+		return err
+	}
+	db := s.db
+	return db.inTx(ctx, func(c conn) error {
+		if _, err := db.findUser(ctx, c, "id = ?", userID); err != nil {
+			return err
+		}
+		return db.insertIdentity(ctx, c, userID, issuer, subject)
+	})
+}
+
+func (db *DB) insertIdentity(ctx context.Context, c conn, userID int64, issuer, subject string) error {
+	now := db.ts(db.nowUTC())
+	ok, err := c.execOne(ctx, `INSERT INTO user_identities (user_id, issuer, subject, created_at, last_login_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, userID, issuer, subject, now, now)
+	if err != nil {
+		return fmt.Errorf("insert identity: %w", err)
+	} else if !ok {
+		return kiln.Errorf(kiln.EConflict, "this identity is linked to an account already")
+	}
+	return nil
+}
+
+// SetRole changes a user's role. ENotFound without the user.
+func (s *AuthStore) SetRole(ctx context.Context, userID int64, role kiln.Role) error {
+	if role != kiln.RoleUser && role != kiln.RoleAdmin {
+		return kiln.FieldErrorf("role", "must be %q or %q", kiln.RoleUser, kiln.RoleAdmin)
+	}
+	return s.updateUser(ctx, userID, "role", string(role))
+}
