@@ -101,7 +101,9 @@ func (j *Jobs) RollUpAll(ctx context.Context) (int, error) {
 // retention no longer keeps.
 func (j *Jobs) Maintain(ctx context.Context) error {
 	now := j.cfg.Now()
-	if err := j.cfg.Store.EnsurePartitions(ctx, now.Add(-j.cfg.Retention-24*time.Hour), now.Add(partitionsAhead)); err != nil {
+	// From the oldest day an accepted event can have (at most the
+	// retention old) to a week ahead.
+	if err := j.cfg.Store.EnsurePartitions(ctx, now.Add(-j.cfg.Retention), now.Add(partitionsAhead)); err != nil {
 		return err
 	}
 	n, err := j.cfg.Store.Prune(ctx, now.Add(-j.cfg.Retention), now.Add(-j.cfg.RollupRetention))
