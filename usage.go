@@ -45,11 +45,26 @@ type BuildUsage struct {
 	Steps []StepUsage `json:"steps"`
 }
 
+// MonthUsage is what the user's builds and plan previews used of the
+// language model in the current calendar month (UTC), with the limits.
+type MonthUsage struct {
+	Month      string     `json:"month" doc:"The calendar month, UTC (YYYY-MM)." example:"2026-11"`
+	Since      time.Time  `json:"since" doc:"First instant of the month."`
+	ResetsAt   time.Time  `json:"resets_at" doc:"When the monthly budget starts again."`
+	Usage      TokenUsage `json:"usage"`
+	MonthLimit int64      `json:"month_limit_tokens" doc:"Tokens one user may use per month (llm.max_tokens_per_user_month); 0: no limit."`
+	BuildLimit int64      `json:"build_limit_tokens" doc:"Tokens one build may use (llm.max_tokens_per_build); 0: no limit."`
+	Remaining  *int64     `json:"remaining_tokens,omitempty" doc:"Tokens left this month; absent when there is no monthly limit."`
+}
+
 // UsageService reads language-model usage for the user in ctx.
 type UsageService interface {
 	// FindBuildUsage returns a build's usage (zero when it made no calls).
 	// ENotFound when the build does not exist or is not the caller's.
 	FindBuildUsage(ctx context.Context, buildID int64) (*BuildUsage, error)
+	// SumUsage returns what the caller's builds and plan previews used
+	// since t.
+	SumUsage(ctx context.Context, since time.Time) (TokenUsage, error)
 }
 
 // UsageStore records language-model calls for the build worker.

@@ -57,7 +57,7 @@ func MustServerDB(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
 	srv := httptest.NewServer(api.New(api.Config{
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
-		Usage: sqlstore.NewUsageService(db),
+		Usage: sqlstore.NewUsageService(db), LLMLimits: api.LLMLimits{Build: 3000, Month: 10000},
 		Ready: db.Ping, Metrics: telemetry.NewMetrics(nil, nil), Planner: plan.Rules{},
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), // every request is still formatted
 	}))

@@ -40,6 +40,8 @@ type Config struct {
 	Builds kiln.BuildService
 	// Usage, when set, adds language-model token usage to build details.
 	Usage       kiln.UsageService
+	// LLMLimits are the token budgets GET /v1/usage reports.
+	LLMLimits LLMLimits
 	Idempotency kiln.IdempotencyStore
 	Blobs       Blobs
 	// Events and Bus serve the live event streams; without Events there
@@ -112,6 +114,7 @@ func New(cfg Config) *Server {
 	s.registerKeys()
 	s.registerIngestKeys()
 	s.registerPlan()
+	s.registerUsage()
 	s.registerAnalytics()
 	s.registerStreams()
 	s.registerOps(mux)

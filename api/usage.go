@@ -2,6 +2,10 @@ package api
 
 import (
 	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
 
 	kiln "github.com/kiln-build/kiln"
 )
@@ -13,4 +17,41 @@ func (s *Server) buildUsage(ctx context.Context, buildID int64) (*kiln.BuildUsag
 		return nil, nil
 	}
 	return s.cfg.Usage.FindBuildUsage(ctx, buildID)
+}
+
+// LLMLimits are the token budgets GET /v1/usage reports (llm.max_tokens_*);
+// 0 means no limit.
+type LLMLimits struct {
+	Build, Month int64
+}
+
+type monthUsageOutput struct{ Body *kiln.MonthUsage }
+
+func (s *Server) registerUsage() {
+	o := op("get-usage", http.MethodGet, "/v1/usage", "Your language-model usage this month", "auth", true)
+	o.Description = "What your builds and plan previews used of the language model in the current calendar month (UTC): " +
+		"calls, tokens, estimated cost, the limits and what is left. Builds and previews stop with a clear reason once the month's budget is spent."
+	huma.Register(s.api, o, func(ctx context.Context, _ *struct{}) (*monthUsageOutput, error) {
+		if _, err := requireUser(ctx); err != nil {
+			return nil, s.err.problem(ctx, err)
+		}
+		if s.cfg.Usage == nil {
+			return nil, s.err.problem(ctx, kiln.Errorf(kiln.EUnavailable, "this server records no language-model usage"))
+		}
+		now := time.Now().UTC()
+		since := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		u, err := s.cfg.Usage.SumUsage(ctx, since)
+		if err != nil {
+			return nil, s.err.problem(ctx, err)
+		}
+		out := &kiln.MonthUsage{
+			Month: since.Format("2006-01"), Since: since, ResetsAt: since.AddDate(0, 1, 0), Usage: u,
+			MonthLimit: s.cfg.LLMLimits.Month, BuildLimit: s.cfg.LLMLimits.Build,
+		}
+		if out.MonthLimit > 0 {
+			left := max(out.MonthLimit-u.TotalTokens, 0)
+			out.Remaining = &left
+		}
+		return &monthUsageOutput{Body: out}, nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	kiln "github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/sqlstore"
@@ -64,5 +65,59 @@ func TestBuildUsage(t *testing.T) {
 	other := MustToken(t, srv, "other@example.com")
 	if r := do(t, srv, "GET", path, other, nil); r.status != http.StatusNotFound {
 		t.Fatalf("another user's build: %d", r.status)
+	}
+}
+
+func TestMonthUsage(t *testing.T) {
+	t.Parallel()
+	srv, db := MustServerDB(t)
+	tok := MustToken(t, srv, "u@example.com")
+	other := MustToken(t, srv, "other@example.com")
+	var me kiln.User
+	if r := do(t, srv, "GET", "/v1/me", tok, nil); r.status != http.StatusOK || json.Unmarshal(r.body, &me) != nil {
+		t.Fatalf("get me: %d %s", r.status, r.body)
+	}
+	var u kiln.MonthUsage
+	r := do(t, srv, "GET", "/v1/usage", tok, nil)
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &u) != nil {
+		t.Fatalf("get usage: %d %s", r.status, r.body)
+	}
+	now := time.Now().UTC()
+	if u.Usage != (kiln.TokenUsage{}) || u.Remaining == nil || *u.Remaining != 10000 || u.MonthLimit != 10000 || u.BuildLimit != 3000 ||
+		u.Month != now.Format("2006-01") || !u.ResetsAt.Equal(u.Since.AddDate(0, 1, 0)) || u.Since.Day() != 1 {
+		t.Fatalf("a new user's usage = %s", r.body)
+	}
+
+	r = do(t, srv, "POST", "/v1/apps", tok, strings.NewReader(`{"description": "a todo list with tasks"}`))
+	var created struct {
+		Build *kiln.Build `json:"build"`
+	}
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &created) != nil || created.Build == nil {
+		t.Fatalf("create app: %d %s", r.status, r.body)
+	}
+	store := sqlstore.NewUsageStore(db)
+	for _, c := range []*kiln.LLMCall{
+		{BuildID: created.Build.ID, Step: "plan", Model: "m", PromptTokens: 1200, CompletionTokens: 300, CostUSD: 0.5},
+		{OwnerID: me.ID, Step: "plan preview", Model: "m", PromptTokens: 2000, CompletionTokens: 500, CostUSD: 0.25},
+		{BuildID: created.Build.ID, Step: "repair 1", Model: "m", PromptTokens: 90000, CreatedAt: u.Since.Add(-time.Second)}, // last month
+	} {
+		if err := store.RecordLLMCall(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = do(t, srv, "GET", "/v1/usage", tok, nil)
+	if err := json.Unmarshal(r.body, &u); err != nil {
+		t.Fatal(err)
+	}
+	want := kiln.TokenUsage{Calls: 2, PromptTokens: 3200, CompletionTokens: 800, TotalTokens: 4000, CostUSD: 0.75}
+	if u.Usage != want || *u.Remaining != 6000 {
+		t.Fatalf("usage = %s, want %+v and 6000 left", r.body, want)
+	}
+	r = do(t, srv, "GET", "/v1/usage", other, nil)
+	if err := json.Unmarshal(r.body, &u); err != nil || u.Usage.Calls != 0 {
+		t.Fatalf("another user's usage = %s", r.body)
+	}
+	if r := do(t, srv, "GET", "/v1/usage", "", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("no credentials: %d", r.status)
 	}
 }

@@ -56,6 +56,8 @@ func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 		Apps:        sqlstore.NewAppService(db),
 		Builds:      sqlstore.NewBuildService(db),
 		Idempotency: sqlstore.NewIdempotencyStore(db),
+		Usage:       sqlstore.NewUsageService(db),
+		LLMLimits:   api.LLMLimits{Build: 300, Month: 5000},
 		DevOutbox:   mailer,
 		Logger:      logger,
 		IngestKeys:  sqlstore.NewIngestKeyService(db),
@@ -109,6 +111,11 @@ func TestAgainstRealServer(t *testing.T) {
 	assert.Contains(t, h.MustRun("", "builds", "list", "--status", "queued").stdout, "queued")
 	h.MustRun("", "builds", "get", itoa(created.Build.ID))
 	h.MustRun("", "builds", "cancel", itoa(created.Build.ID))
+	usage := h.MustRun("", "usage").stdout
+	assert.Regexp(t, `Used:\s+0 tokens \(0 prompt \+ 0 completion\) in 0 calls`, usage)
+	assert.Regexp(t, `Month limit:\s+5000 tokens`, usage)
+	assert.Regexp(t, `Left:\s+5000 tokens`, usage)
+	assert.Regexp(t, `Build limit:\s+300 tokens`, usage)
 	assert.Contains(t, h.MustRun("", "artifacts", "list", itoa(created.Build.ID)).stdout, "KIND")
 
 	res = h.Run("", "builds", "get", "999999")

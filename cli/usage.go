@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/kiln-build/kiln"
 )
@@ -22,4 +25,43 @@ func writeUsage(w io.Writer, u *kiln.BuildUsage) {
 	for _, s := range u.Steps {
 		row(w, cell(s.Step), cell(s.Model), s.Calls, s.TotalTokens, fmt.Sprintf("~$%.4f", s.CostUSD))
 	}
+}
+
+func (r *runner) usageCmd() *cobra.Command {
+	return r.leaf(command{
+		use:   "usage",
+		short: "Show your language-model token usage this month",
+		long: `Show what your builds and plan previews used of the language model in the
+current calendar month (UTC): calls, tokens, the estimated cost, the server's
+limits per build and per month, and what is left. Zero on a server without a model.`,
+		example: `  kiln usage
+  kiln usage -o json`,
+		ops: []string{"GET /v1/usage"},
+		run: func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+			s, err := r.authed(cmd)
+			if err != nil {
+				return err
+			}
+			u, err := s.Usage(ctx)
+			if err != nil {
+				return err
+			}
+			return r.emit(cmd, u, func(w io.Writer) {
+				limit := func(n int64) string {
+					if n == 0 {
+						return "no limit"
+					}
+					return fmt.Sprintf("%d tokens", n)
+				}
+				row(w, "Month:", u.Month+" (UTC), resets "+u.ResetsAt.Format("2006-01-02"))
+				row(w, "Used:", fmt.Sprintf("%d tokens (%d prompt + %d completion) in %d calls, ~$%.4f",
+					u.Usage.TotalTokens, u.Usage.PromptTokens, u.Usage.CompletionTokens, u.Usage.Calls, u.Usage.CostUSD))
+				row(w, "Month limit:", limit(u.MonthLimit))
+				if u.Remaining != nil {
+					row(w, "Left:", fmt.Sprintf("%d tokens", *u.Remaining))
+				}
+				row(w, "Build limit:", limit(u.BuildLimit))
+			})
+		},
+	})
 }

@@ -218,3 +218,12 @@ func (c *Client) AdminRotateSigningKey(ctx context.Context, immediate bool) ([]*
 	}
 	return out.Items, nil
 }
+
+// Usage returns the caller's language-model usage this month (GET /v1/usage).
+func (c *Client) Usage(ctx context.Context) (*kiln.MonthUsage, error) {
+	var out kiln.MonthUsage
+	if err := c.do(ctx, request{method: "GET", path: "/v1/usage"}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -133,3 +133,20 @@ func (s *UsageService) FindBuildUsage(ctx context.Context, buildID int64) (*kiln
 	}
 	return out, nil
 }
+
+// SumUsage returns what the caller's builds and plan previews used since t.
+func (s *UsageService) SumUsage(ctx context.Context, since time.Time) (kiln.TokenUsage, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return kiln.TokenUsage{}, err
+	}
+	var out kiln.TokenUsage
+	err = s.db.read().row(ctx, `SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0)
+		FROM llm_calls WHERE owner_id = ? AND created_at >= ?`, u.ID, s.db.ts(since)).
+		Scan(&out.Calls, &out.PromptTokens, &out.CompletionTokens, &out.CostUSD)
+	if err != nil {
+		return kiln.TokenUsage{}, fmt.Errorf("sum llm usage: %w", err)
+	}
+	out.TotalTokens = out.PromptTokens + out.CompletionTokens
+	return out, nil
+}

@@ -24,6 +24,7 @@ var Operations = []string{
 	"POST /v1/auth/verify-email",
 	"POST /v1/auth/resend-verification",
 	"GET /v1/me",
+	"GET /v1/usage",
 	"GET /v1/tokens",
 	"POST /v1/tokens",
 	"DELETE /v1/tokens/{id}",
@@ -120,6 +121,8 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 		}, true
 	case "POST /v1/auth/resend-verification":
 		return func(w http.ResponseWriter, r *http.Request, u *userRec) { w.WriteHeader(http.StatusNoContent) }, false
+	case "GET /v1/usage":
+		return func(w http.ResponseWriter, r *http.Request, u *userRec) { writeJSON(w, 200, kiln.MonthUsage{Month: "2026-11"}) }, false
 	case "GET /v1/me":
 		return func(w http.ResponseWriter, r *http.Request, u *userRec) { writeJSON(w, 200, u.user) }, false
 	case "GET /v1/tokens":

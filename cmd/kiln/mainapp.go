@@ -247,7 +247,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	apiCfg := api.Config{
 		Auth: authSvc, Keys: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB),
 		Builds: sqlstore.NewBuildService(m.DB), Idempotency: idem,
-		Usage: sqlstore.NewUsageService(m.DB),
+		Usage: sqlstore.NewUsageService(m.DB), LLMLimits: api.LLMLimits{Build: cfg.LLM.MaxTokensPerBuild, Month: cfg.LLM.MaxTokensPerUserMonth},
 		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
 	}
 	if err := m.wireAnalytics(ctx, &apiCfg); err != nil {
