@@ -39,9 +39,9 @@ type Config struct {
 	Apps   kiln.AppService
 	Builds kiln.BuildService
 	// Usage, when set, adds language-model token usage to build details.
-	Usage       kiln.UsageService
+	Usage kiln.UsageService
 	// LLMLimits are the token budgets GET /v1/usage reports.
-	LLMLimits LLMLimits
+	LLMLimits   LLMLimits
 	Idempotency kiln.IdempotencyStore
 	Blobs       Blobs
 	// Events and Bus serve the live event streams; without Events there

@@ -122,7 +122,9 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 	case "POST /v1/auth/resend-verification":
 		return func(w http.ResponseWriter, r *http.Request, u *userRec) { w.WriteHeader(http.StatusNoContent) }, false
 	case "GET /v1/usage":
-		return func(w http.ResponseWriter, r *http.Request, u *userRec) { writeJSON(w, 200, kiln.MonthUsage{Month: "2026-11"}) }, false
+		return func(w http.ResponseWriter, r *http.Request, u *userRec) {
+			writeJSON(w, 200, kiln.MonthUsage{Month: "2026-11"})
+		}, false
 	case "GET /v1/me":
 		return func(w http.ResponseWriter, r *http.Request, u *userRec) { writeJSON(w, 200, u.user) }, false
 	case "GET /v1/tokens":
