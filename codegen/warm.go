@@ -45,6 +45,9 @@ type warmState struct {
 	err     error
 }
 
+// warmTimeout is the least wall time each warm-up command gets.
+const warmTimeout = 30 * time.Minute
+
 func newWarmState() *warmState { return &warmState{done: make(chan struct{})} }
 
 // seedSpec is the sample app compiled into the seed: one of every field
@@ -129,6 +132,11 @@ func (p *Pipeline) buildSeed(ctx context.Context) error {
 	defer os.RemoveAll(tmp)
 	scfg := p.cfg.Sandbox
 	scfg.BuildCache = tmp
+	// The warm-up runs beside the server, not in anyone's build: on a busy
+	// machine compiling the sample app's dependencies (modernc SQLite) can
+	// take longer than one build step may, and cutting it off would leave
+	// every new owner's first build to do the same work inside its limit.
+	scfg.Timeout = max(scfg.Timeout, warmTimeout)
 	runner, err := sandbox.New(scfg)
 	if err != nil {
 		return fmt.Errorf("warm: sandbox: %w", err)

@@ -32,7 +32,7 @@ func TestRealPipeline(t *testing.T) {
 	// SQLite) into a fresh build cache: about 40s on an idle 2-core
 	// machine, much longer on a loaded one.
 	var done *kiln.Build
-	deadline := time.Now().Add(8 * time.Minute)
+	deadline := time.Now().Add(15 * time.Minute)
 	for {
 		got, _, err := alice.GetBuild(ctx, b.ID)
 		if err != nil {
