@@ -2,6 +2,7 @@ package kiln
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -16,13 +17,23 @@ const (
 
 // User is an account. The first user to sign up becomes an admin.
 type User struct {
-	ID            int64     `json:"id"`
-	Email         string    `json:"email"`
-	PasswordHash  string    `json:"-"`
-	EmailVerified bool      `json:"email_verified"`
-	Role          Role      `json:"role"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            int64  `json:"id"`
+	Email         string `json:"email"`
+	PasswordHash  string `json:"-"`
+	EmailVerified bool   `json:"email_verified"`
+	Role          Role   `json:"role"`
+	// Notifications says which mails the user wants besides the ones
+	// every account gets (verification, password reset).
+	Notifications Notifications `json:"notifications"`
+	CreatedAt     time.Time     `json:"created_at"`
+	UpdatedAt     time.Time     `json:"updated_at"`
+}
+
+// Notifications are a user's mail settings.
+type Notifications struct {
+	// BuildFinished sends a mail when one of the user's builds succeeds
+	// or fails. On for new accounts.
+	BuildFinished bool `json:"build_finished"`
 }
 
 // IsAdmin reports whether u may see everything.
@@ -84,6 +95,18 @@ type AuthService interface {
 	// ResendVerification sends a new verification mail to the user in ctx.
 	ResendVerification(ctx context.Context) error
 
+	// RequestPasswordReset mails a single-use reset link to the account
+	// with the email, if there is one. The answer (nil) and its timing are
+	// the same whether or not the account exists; EInvalid only for input
+	// that cannot be an email, ERateLimited when the address asked too
+	// often.
+	RequestPasswordReset(ctx context.Context, email string) error
+
+	// ResetPassword consumes a reset token, sets the new password and
+	// revokes every refresh token of the user. EInvalid when the token is
+	// unknown, used or expired, or the password is weak.
+	ResetPassword(ctx context.Context, token, newPassword string) error
+
 	// Authenticate resolves a bearer credential (access JWT or API token)
 	// to its user. EUnauthorized when it is invalid or expired.
 	Authenticate(ctx context.Context, bearer string) (*User, error)
@@ -119,10 +142,18 @@ type UserService interface {
 	// SetUserRole changes a user's role by email. It is an operator action
 	// (the CLI's `kiln admin grant`) and needs no user in ctx.
 	SetUserRole(ctx context.Context, email string, role Role) (*User, error)
+
+	// SetNotifications changes the mail settings of the user in ctx and
+	// returns the user. EUnauthorized without a user.
+	SetNotifications(ctx context.Context, n Notifications) (*User, error)
 }
 
 // Mail is one message to send.
 type Mail struct {
+	// ID is the message's stable id, given by the outbox: senders use it
+	// as the Message-ID (and idempotency key where the provider has one),
+	// so a retried message is recognizably the same message.
+	ID      string
 	To      string
 	Subject string
 	Text    string
@@ -133,8 +164,58 @@ type Mail struct {
 	Link string
 }
 
-// Mailer delivers mail. The embedded default writes to the server log and
-// a dev outbox; real delivery (SMTP, SES) plugs in here.
+// Mailer delivers one message now: the senders (log, SMTP, SES) implement
+// it, and the outbox's queue job calls it. An error wrapping
+// ErrPermanentMail is not retried (a refused address); any other error
+// is retried with backoff.
 type Mailer interface {
 	Send(ctx context.Context, m *Mail) error
+}
+
+// ErrPermanentMail marks a sender error that retrying cannot fix, such as
+// a recipient the server refuses.
+var ErrPermanentMail = errors.New("permanent mail failure")
+
+// MailStatus is where a message in the outbox is.
+type MailStatus string
+
+// Mail statuses.
+const (
+	MailPending MailStatus = "pending" // waiting for its (next) attempt
+	MailSent    MailStatus = "sent"    // accepted by the sender
+	MailFailed  MailStatus = "failed"  // attempts exhausted or refused for good
+)
+
+// MailMessage is a message in the outbox as admins see it. The bodies
+// are not shown (they hold single-use links) and are cleared once sent.
+type MailMessage struct {
+	ID        int64      `json:"id"`
+	MessageID string     `json:"message_id"` // the stable id senders use as Message-ID
+	Kind      string     `json:"kind"`
+	To        string     `json:"to"`
+	Subject   string     `json:"subject"`
+	Status    MailStatus `json:"status"`
+	Attempts  int        `json:"attempts"`
+	LastError string     `json:"last_error,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+}
+
+// MailFilter selects outbox messages.
+type MailFilter struct {
+	Status *MailStatus
+	Page
+}
+
+// MailService is the outbox for admins.
+type MailService interface {
+	// FindMail lists messages newest first with the next cursor.
+	// EForbidden for anyone but an admin.
+	FindMail(ctx context.Context, f MailFilter) ([]*MailMessage, string, error)
+
+	// RetryMail queues a failed message for delivery again with a fresh
+	// set of attempts. EForbidden for non-admins, ENotFound for an unknown
+	// id, EConflict when the message is not failed.
+	RetryMail(ctx context.Context, id int64) (*MailMessage, error)
 }

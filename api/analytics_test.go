@@ -17,7 +17,6 @@ import (
 	"github.com/kiln-build/kiln/analytics"
 	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/auth"
-	"github.com/kiln-build/kiln/mail"
 	"github.com/kiln-build/kiln/queue"
 	"github.com/kiln-build/kiln/sqlstore"
 )
@@ -49,7 +48,7 @@ func mustAnalyticsServer(tb testing.TB) *analyticsEnv {
 		tb.Fatal(err)
 	}
 	db.SetEnqueue(q.Enqueue)
-	authSvc, err := auth.New(sqlstore.NewAuthStore(db), mail.NewDevMailer(nil), auth.Config{Secret: bytes.Repeat([]byte("k"), 32), BaseURL: "http://kiln.test"}, nil)
+	authSvc, err := auth.New(sqlstore.NewAuthStore(db), auth.Config{Secret: bytes.Repeat([]byte("k"), 32), BaseURL: "http://kiln.test"}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/auth"
 	"github.com/kiln-build/kiln/codegen/plan"
-	"github.com/kiln-build/kiln/mail"
 	"github.com/kiln-build/kiln/queue"
 	"github.com/kiln-build/kiln/sqlstore"
 	"github.com/kiln-build/kiln/telemetry"
@@ -50,7 +49,7 @@ func MustServerDB(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
 		tb.Fatal(err)
 	}
 	db.SetEnqueue(q.Enqueue)
-	authSvc, err := auth.New(sqlstore.NewAuthStore(db), mail.NewDevMailer(nil), auth.Config{Secret: bytes.Repeat([]byte("k"), 32), BaseURL: "http://kiln.test"}, nil)
+	authSvc, err := auth.New(sqlstore.NewAuthStore(db), auth.Config{Secret: bytes.Repeat([]byte("k"), 32), BaseURL: "http://kiln.test"}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

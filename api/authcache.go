@@ -73,3 +73,13 @@ func (c *authCache) put(token string, u *kiln.User) {
 	}
 	c.entries[token] = authEntry{user: &cp, expires: c.now().Add(c.ttl)}
 }
+
+// forget drops what token resolved to (a no-op on a nil cache).
+func (c *authCache) forget(token string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, token)
+}

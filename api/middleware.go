@@ -181,6 +181,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.authCache.put(token, u)
 		}
 		next.ServeHTTP(w, r.WithContext(kiln.NewContextWithUser(r.Context(), u)))
+		if !cacheable {
+			// A write may have changed the user (PATCH /v1/me): the
+			// next read resolves the credential afresh.
+			s.authCache.forget(token)
+		}
 	})
 }
 

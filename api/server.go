@@ -38,6 +38,8 @@ type Config struct {
 	Keys   kiln.KeyService
 	Apps   kiln.AppService
 	Builds kiln.BuildService
+	// Mail, when set, serves the admin outbox operations.
+	Mail kiln.MailService
 	// Usage, when set, adds language-model token usage to build details.
 	Usage kiln.UsageService
 	// LLMLimits are the token budgets GET /v1/usage reports.
@@ -112,6 +114,7 @@ func New(cfg Config) *Server {
 	s.registerDiff()
 	s.registerAdmin()
 	s.registerKeys()
+	s.registerMail()
 	s.registerIngestKeys()
 	s.registerPlan()
 	s.registerUsage()

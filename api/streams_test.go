@@ -24,7 +24,6 @@ import (
 	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/auth"
 	"github.com/kiln-build/kiln/eventbus"
-	"github.com/kiln-build/kiln/mail"
 	"github.com/kiln-build/kiln/queue"
 	"github.com/kiln-build/kiln/sqlstore"
 )
@@ -59,7 +58,7 @@ func mustStreamEnv(tb testing.TB, sc api.StreamConfig, buffer int) *streamEnv {
 		tb.Fatal(err)
 	}
 	db.SetEnqueue(q.Enqueue)
-	authSvc, err := auth.New(sqlstore.NewAuthStore(db), mail.NewDevMailer(nil), auth.Config{Secret: bytes.Repeat([]byte("k"), 32), BaseURL: "http://kiln.test"}, nil)
+	authSvc, err := auth.New(sqlstore.NewAuthStore(db), auth.Config{Secret: bytes.Repeat([]byte("k"), 32), BaseURL: "http://kiln.test"}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/mail"
@@ -12,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	kiln "github.com/kiln-build/kiln"
-	kilnmail "github.com/kiln-build/kiln/mail"
 )
 
 // NormalizeEmail trims and lowercases an address, the form accounts are
@@ -57,9 +55,9 @@ func (s *Service) validatePassword(password string) *kiln.FieldError {
 	return nil
 }
 
-// Signup creates a user with the normalized email and sends the
-// verification mail; a mail failure is logged and does not fail signup
-// (the user can ask for another). EInvalid (Fields "email", "password")
+// Signup creates a user with the normalized email and writes the
+// verification mail to the outbox in the same transaction; the outbox
+// delivers it with retries. EInvalid (Fields "email", "password")
 // for a bad email or password, EConflict when the email is taken.
 func (s *Service) Signup(ctx context.Context, email, password string) (*kiln.User, error) {
 	email = NormalizeEmail(email)
@@ -79,39 +77,35 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*kiln.Use
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	u := &kiln.User{Email: email, PasswordHash: hash, Role: kiln.RoleUser}
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	tok, err := s.verifyToken(email)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateUserWithToken(ctx, u, tok); err != nil {
 		if isCode(err, kiln.EConflict) {
 			return nil, &kiln.Error{Code: kiln.EConflict, Message: "an account with this email already exists",
 				Fields: []kiln.FieldError{{Path: "email", Message: "is already registered"}}}
 		}
 		return nil, fmt.Errorf("create user: %w", err)
 	}
-	s.logger.InfoContext(ctx, "user signed up", slog.Int64("user_id", u.ID), slog.String("role", string(u.Role)))
-
-	if err := s.sendVerification(ctx, u); err != nil {
-		s.logger.ErrorContext(ctx, "send verification mail", slog.Int64("user_id", u.ID), slog.Any("error", err))
-	}
+	s.logger.InfoContext(ctx, "user signed up", slog.Int64("user_id", u.ID), slog.String("role", string(u.Role)),
+		slog.String("message_id", tok.Mail.ID))
 	return u, nil
 }
 
-// errSendMail marks a failure of the mailer, as opposed to the store.
-var errSendMail = errors.New("send verify mail")
-
-// sendVerification stores a new verify_email token for u and mails its link.
-func (s *Service) sendVerification(ctx context.Context, u *kiln.User) error {
+// verifyToken returns a new verify_email token for email with the mail
+// carrying its link.
+func (s *Service) verifyToken(email string) (*OneTimeToken, error) {
 	secret, err := newSecret(secretBytes)
 	if err != nil {
-		return err
-	}
-	now := s.now()
-	if err := s.store.CreateOneTimeToken(ctx, TokenVerifyEmail, u.ID, HashToken(secret), now.Add(s.cfg.VerifyTTL)); err != nil {
-		return fmt.Errorf("create verify token: %w", err)
+		return nil, err
 	}
 	link := s.cfg.BaseURL + "/verify-email?token=" + url.QueryEscape(secret)
-	if err := s.mailer.Send(ctx, kilnmail.VerifyEmail(u.Email, link)); err != nil {
-		return fmt.Errorf("%w: %w", errSendMail, err)
+	m, err := s.cfg.Templates.VerifyEmail(email, link, s.cfg.VerifyTTL)
+	if err != nil {
+		return nil, fmt.Errorf("render verify mail: %w", err)
 	}
-	return nil
+	return &OneTimeToken{Kind: TokenVerifyEmail, Hash: HashToken(secret), ExpiresAt: s.now().Add(s.cfg.VerifyTTL), Mail: m}, nil
 }
 
 // VerifyEmail consumes a verification token and marks its user's email
@@ -140,11 +134,10 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*kiln.User, er
 	return u, nil
 }
 
-// ResendVerification sends a new verification mail to the user in ctx;
-// earlier links stay valid until they expire. EUnauthorized without a
-// user, EConflict when the email is already verified, ERateLimited past
-// ResendMax mails in ResendWindow, EUnavailable when the mail cannot be
-// sent.
+// ResendVerification writes a new verification mail for the user in ctx to
+// the outbox; earlier links stay valid until they expire. EUnauthorized
+// without a user, EConflict when the email is already verified,
+// ERateLimited past ResendMax mails in ResendWindow.
 func (s *Service) ResendVerification(ctx context.Context) error {
 	cu := kiln.UserFromContext(ctx)
 	if cu == nil {
@@ -166,12 +159,13 @@ func (s *Service) ResendVerification(ctx context.Context) error {
 		return rateLimited("too many verification mails, try again later", wait)
 	}
 	s.resendLimiter.fail(key, now)
-	if err := s.sendVerification(ctx, u); err != nil {
-		if !errors.Is(err, errSendMail) {
-			return err
-		}
-		s.logger.ErrorContext(ctx, "resend verification mail", slog.Int64("user_id", u.ID), slog.Any("error", err))
-		return &kiln.Error{Code: kiln.EUnavailable, Message: "the verification mail could not be sent, try again later"}
+	tok, err := s.verifyToken(u.Email)
+	if err != nil {
+		return err
 	}
+	if err := s.store.CreateOneTimeToken(ctx, u.ID, tok); err != nil {
+		return fmt.Errorf("create verify token: %w", err)
+	}
+	s.logger.InfoContext(ctx, "verification mail queued", slog.Int64("user_id", u.ID), slog.String("message_id", tok.Mail.ID))
 	return nil
 }

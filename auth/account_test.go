@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -9,7 +10,6 @@ import (
 
 	kiln "github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/auth"
-	"github.com/kiln-build/kiln/mail"
 )
 
 func TestNew(t *testing.T) {
@@ -37,7 +37,7 @@ func TestNew(t *testing.T) {
 			t.Parallel()
 			cfg := base()
 			tc.mutate(&cfg)
-			_, err := auth.New(newFakeStore(time.Now), mail.NewDevMailer(nil), cfg, nil)
+			_, err := auth.New(newFakeStore(time.Now), cfg, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.field) {
 				t.Fatalf("New error = %v, want one naming %s", err, tc.field)
 			}
@@ -45,18 +45,15 @@ func TestNew(t *testing.T) {
 	}
 	t.Run("NilDependencies", func(t *testing.T) {
 		t.Parallel()
-		if _, err := auth.New(nil, mail.NewDevMailer(nil), base(), nil); err == nil || !strings.Contains(err.Error(), "store") {
+		if _, err := auth.New(nil, base(), nil); err == nil || !strings.Contains(err.Error(), "store") {
 			t.Fatalf("New(nil store) error = %v", err)
-		}
-		if _, err := auth.New(newFakeStore(time.Now), nil, base(), nil); err == nil || !strings.Contains(err.Error(), "mailer") {
-			t.Fatalf("New(nil mailer) error = %v", err)
 		}
 	})
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
 		cfg := base()
 		cfg.BaseURL = testBaseURL + "/"
-		if _, err := auth.New(newFakeStore(time.Now), mail.NewDevMailer(nil), cfg, slog.Default()); err != nil {
+		if _, err := auth.New(newFakeStore(time.Now), cfg, slog.Default()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -154,16 +151,22 @@ func TestSignup(t *testing.T) {
 		assertCode(t, err, kiln.EConflict)
 	})
 
-	t.Run("MailFailureDoesNotFail", func(t *testing.T) {
+	t.Run("OutboxFailureFailsSignup", func(t *testing.T) {
+		// The mail is written in the signup's transaction: when it cannot
+		// be written, no user is left behind without it.
 		t.Parallel()
 		clock := newFakeClock()
-		svc, err := auth.New(newFakeStore(clock.Now), failingMailer{},
-			auth.Config{Secret: testSecret, BaseURL: testBaseURL, Now: clock.Now, Argon2: fastArgon2}, nil)
+		store := newFakeStore(clock.Now)
+		store.OutboxErr = errors.New("outbox down")
+		svc, err := auth.New(store, auth.Config{Secret: testSecret, BaseURL: testBaseURL, Now: clock.Now, Argon2: fastArgon2}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Signup(context.Background(), "ada@example.com", testPassword); err != nil {
-			t.Fatalf("Signup with a failing mailer: %v", err)
+		if _, err := svc.Signup(context.Background(), "ada@example.com", testPassword); err == nil {
+			t.Fatal("Signup succeeded although the mail could not be written")
+		}
+		if _, err := store.FindUserByEmail(context.Background(), "ada@example.com"); !isKilnCode(err, kiln.ENotFound) {
+			t.Fatalf("user stored without its mail: %v", err)
 		}
 	})
 }
@@ -273,12 +276,11 @@ func TestResendVerification(t *testing.T) {
 		}
 	})
 
-	t.Run("ErrMailer", func(t *testing.T) {
+	t.Run("ErrOutbox", func(t *testing.T) {
 		t.Parallel()
 		clock := newFakeClock()
 		store := newFakeStore(clock.Now)
-		svc, err := auth.New(store, failingMailer{},
-			auth.Config{Secret: testSecret, BaseURL: testBaseURL, Now: clock.Now, Argon2: fastArgon2}, nil)
+		svc, err := auth.New(store, auth.Config{Secret: testSecret, BaseURL: testBaseURL, Now: clock.Now, Argon2: fastArgon2}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,6 +288,9 @@ func TestResendVerification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		assertCode(t, svc.ResendVerification(userCtx(u)), kiln.EUnavailable)
+		store.OutboxErr = errors.New("outbox down")
+		if err := svc.ResendVerification(userCtx(u)); err == nil || !strings.Contains(err.Error(), "outbox down") {
+			t.Fatalf("ResendVerification with the outbox down = %v", err)
+		}
 	})
 }

@@ -1,7 +1,9 @@
 // Package auth implements kiln.AuthService: accounts with argon2id
-// passwords, short-lived ES256 access JWTs with rotating signing keys, rotating refresh tokens with
-// reuse detection, email verification, API tokens and a login rate limit.
-// It keeps its data through Store, which sqlstore implements.
+// passwords, short-lived ES256 access JWTs with rotating signing keys,
+// rotating refresh tokens with reuse detection, email verification,
+// password reset, API tokens and a login rate limit. It keeps its data
+// through Store, which sqlstore implements; mails go to the store's outbox
+// with the token they carry.
 package auth
 
 import (
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	kiln "github.com/kiln-build/kiln"
+	kilnmail "github.com/kiln-build/kiln/mail"
 )
 
 // Defaults for the zero fields of Config.
@@ -29,6 +32,10 @@ const (
 	DefaultLimiterMaxKeys  = 10000
 	DefaultResendWindow    = 15 * time.Minute
 	DefaultResendMax       = 3 // verification mails per user per window
+	DefaultResetTTL        = time.Hour
+	DefaultResetWindow     = 15 * time.Minute
+	DefaultResetMax        = 3 // reset mails per address per window
+	DefaultResetMinTime    = 250 * time.Millisecond
 
 	// MaxPasswordLen bounds passwords (in characters) so nobody can make
 	// the server hash megabytes.
@@ -77,6 +84,19 @@ type Config struct {
 	ResendWindow time.Duration
 	ResendMax    int
 
+	// ResetTTL is how long a password reset link works. ResetWindow and
+	// ResetMax limit reset requests per address (known or not, so the
+	// limit tells nothing). ResetMinTime is the least time a reset
+	// request takes to answer, so the answer's timing does not tell
+	// whether the account exists.
+	ResetTTL     time.Duration
+	ResetWindow  time.Duration
+	ResetMax     int
+	ResetMinTime time.Duration
+
+	// Templates render the mails (mail.DefaultTemplates when nil).
+	Templates *kilnmail.Templates
+
 	// Argon2 are the cost parameters of new password hashes
 	// (DefaultArgon2Params when zero).
 	Argon2 Argon2Params
@@ -105,6 +125,13 @@ func (c Config) withDefaults() Config {
 	def(&c.VerifyTTL, DefaultVerifyTTL)
 	def(&c.LoginWindow, DefaultLoginWindow)
 	def(&c.ResendWindow, DefaultResendWindow)
+	def(&c.ResetTTL, DefaultResetTTL)
+	def(&c.ResetWindow, DefaultResetWindow)
+	def(&c.ResetMinTime, DefaultResetMinTime)
+	defInt(&c.ResetMax, DefaultResetMax)
+	if c.Templates == nil {
+		c.Templates = kilnmail.DefaultTemplates()
+	}
 	defInt(&c.MinPasswordLen, DefaultMinPasswordLen)
 	defInt(&c.LoginAccountMax, DefaultLoginAccountMax)
 	defInt(&c.LoginIPMax, DefaultLoginIPMax)
@@ -137,6 +164,14 @@ func (c Config) Validate() error {
 		return errors.New("auth config: LoginWindow must be positive")
 	case c.ResendWindow < 0:
 		return errors.New("auth config: ResendWindow must be positive")
+	case c.ResetTTL < 0:
+		return errors.New("auth config: ResetTTL must be positive")
+	case c.ResetWindow < 0:
+		return errors.New("auth config: ResetWindow must be positive")
+	case c.ResetMinTime < 0:
+		return errors.New("auth config: ResetMinTime must not be negative")
+	case c.ResetMax < 1:
+		return errors.New("auth config: ResetMax must be positive")
 	case c.MinPasswordLen < 1 || c.MinPasswordLen > MaxPasswordLen:
 		return fmt.Errorf("auth config: MinPasswordLen must be between 1 and %d", MaxPasswordLen)
 	case c.LoginAccountMax < 1:
@@ -163,7 +198,6 @@ func (c Config) Validate() error {
 // Service implements kiln.AuthService over a Store.
 type Service struct {
 	store  Store
-	mailer kiln.Mailer
 	cfg    Config
 	logger *slog.Logger
 
@@ -172,19 +206,17 @@ type Service struct {
 	accountLimiter *failureLimiter
 	ipLimiter      *failureLimiter
 	resendLimiter  *failureLimiter
+	resetLimiter   *failureLimiter
 }
 
 var _ kiln.AuthService = (*Service)(nil)
 
 // New returns a Service. It fails, naming the field, when cfg is invalid
-// or store or mailer is nil. A nil logger discards. New hashes one dummy
-// password, so it takes as long as one login.
-func New(store Store, mailer kiln.Mailer, cfg Config, logger *slog.Logger) (*Service, error) {
+// or store is nil. A nil logger discards. New hashes one dummy password,
+// so it takes as long as one login.
+func New(store Store, cfg Config, logger *slog.Logger) (*Service, error) {
 	if store == nil {
 		return nil, errors.New("auth: store is nil")
-	}
-	if mailer == nil {
-		return nil, errors.New("auth: mailer is nil")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -204,13 +236,13 @@ func New(store Store, mailer kiln.Mailer, cfg Config, logger *slog.Logger) (*Ser
 	return &Service{
 		keys:           &keyRing{store: store, aead: aead, now: cfg.Now, logger: logger},
 		store:          store,
-		mailer:         mailer,
 		cfg:            cfg,
 		logger:         logger,
 		hasher:         h,
 		accountLimiter: newFailureLimiter(cfg.LoginAccountMax, cfg.LoginWindow, cfg.LimiterMaxKeys),
 		ipLimiter:      newFailureLimiter(cfg.LoginIPMax, cfg.LoginWindow, cfg.LimiterMaxKeys),
 		resendLimiter:  newFailureLimiter(cfg.ResendMax, cfg.ResendWindow, cfg.LimiterMaxKeys),
+		resetLimiter:   newFailureLimiter(cfg.ResetMax, cfg.ResetWindow, cfg.LimiterMaxKeys),
 	}, nil
 }
 

@@ -267,7 +267,7 @@ func TestAuthenticateJWTTime(t *testing.T) {
 		h.MustSignup(t, "ada@example.com")
 		s := h.MustLogin(t, "ada@example.com")
 		h.cfg.Secret = []byte("a-rotated-secret-that-is-32-bytes-long")
-		other, err := auth.New(h.store, h.mailer, h.cfg, nil)
+		other, err := auth.New(h.store, h.cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +33,11 @@ type fakeStore struct {
 	// BeforeRotate, when set, runs at the start of RotateRefreshToken, so
 	// a test can play a concurrent refresh.
 	BeforeRotate func(oldID int64)
+	// Outbox, when set, receives the mail of each stored token at once:
+	// the fake's outbox delivers synchronously. OutboxErr, when set, makes
+	// storing a token with a mail fail, as a failed transaction would.
+	Outbox    kiln.Mailer
+	OutboxErr error
 }
 
 type oneTimeToken struct {
@@ -136,11 +140,56 @@ func (s *fakeStore) SetPasswordHash(_ context.Context, userID int64, hash string
 	return nil
 }
 
-func (s *fakeStore) CreateOneTimeToken(_ context.Context, kind string, userID int64, hash string, expiresAt time.Time) error {
+func (s *fakeStore) CreateUserWithToken(ctx context.Context, u *kiln.User, t *auth.OneTimeToken) error {
+	if t.Mail != nil && s.OutboxErr != nil {
+		return s.OutboxErr
+	}
+	if err := s.CreateUser(ctx, u); err != nil {
+		return err
+	}
+	return s.CreateOneTimeToken(ctx, u.ID, t)
+}
+
+func (s *fakeStore) CreateOneTimeToken(ctx context.Context, userID int64, t *auth.OneTimeToken) error {
+	s.mu.Lock()
+	if t.Mail != nil && s.OutboxErr != nil {
+		s.mu.Unlock()
+		return s.OutboxErr
+	}
+	if _, ok := s.users[userID]; !ok {
+		s.mu.Unlock()
+		return kiln.Errorf(kiln.ENotFound, "user not found")
+	}
+	s.oneTime[t.Hash] = &oneTimeToken{kind: t.Kind, userID: userID, expiresAt: t.ExpiresAt}
+	outbox := s.Outbox
+	s.mu.Unlock()
+	if t.Mail != nil && outbox != nil {
+		t.Mail.ID = "fake-" + t.Hash[:8]
+		return outbox.Send(ctx, t.Mail)
+	}
+	return nil
+}
+
+func (s *fakeStore) ResetPassword(_ context.Context, tokenHash, passwordHash string, now time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.oneTime[hash] = &oneTimeToken{kind: kind, userID: userID, expiresAt: expiresAt}
-	return nil
+	t, ok := s.oneTime[tokenHash]
+	if !ok || t.used || t.kind != auth.TokenPasswordReset || !now.Before(t.expiresAt) {
+		return 0, kiln.Errorf(kiln.EInvalid, "invalid token")
+	}
+	u, ok := s.users[t.userID]
+	if !ok {
+		return 0, kiln.Errorf(kiln.EInvalid, "invalid token")
+	}
+	t.used = true
+	u.PasswordHash, u.EmailVerified = passwordHash, true
+	for _, rt := range s.refresh {
+		if rt.UserID == u.ID && rt.RevokedAt == nil {
+			r := now
+			rt.RevokedAt = &r
+		}
+	}
+	return u.ID, nil
 }
 
 func (s *fakeStore) ConsumeOneTimeToken(_ context.Context, kind, hash string, now time.Time) (int64, error) {
@@ -291,11 +340,4 @@ func (s *fakeStore) FindUserByAPITokenHash(_ context.Context, hash string, now t
 		return copyUser(u), nil
 	}
 	return nil, kiln.Errorf(kiln.EUnauthorized, "unknown api token")
-}
-
-// failingMailer fails every Send.
-type failingMailer struct{}
-
-func (failingMailer) Send(context.Context, *kiln.Mail) error {
-	return errors.New("smtp: connection refused")
 }

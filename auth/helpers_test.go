@@ -72,10 +72,11 @@ func newHarness(tb testing.TB, configure func(*auth.Config)) *harness {
 			Argon2:  fastArgon2,
 		},
 	}
+	h.store.Outbox = h.mailer
 	if configure != nil {
 		configure(&h.cfg)
 	}
-	svc, err := auth.New(h.store, h.mailer, h.cfg, nil)
+	svc, err := auth.New(h.store, h.cfg, nil)
 	if err != nil {
 		tb.Fatalf("auth.New: %v", err)
 	}
@@ -104,28 +105,48 @@ func (h *harness) MustLogin(tb testing.TB, email string) *kiln.Session {
 }
 
 // MustVerifyToken returns the token of the newest verification link
-// mailed to email.
+// mailed to email, waiting for the mail when the outbox delivers it later.
 func (h *harness) MustVerifyToken(tb testing.TB, email string) string {
 	tb.Helper()
-	m, ok := h.mailer.Last(email)
-	if !ok {
-		tb.Fatalf("no mail to %s", email)
-	}
-	if m.Kind != "verify_email" {
-		tb.Fatalf("last mail to %s is %q, want verify_email", email, m.Kind)
+	return h.mustMailToken(tb, email, "verify_email", "/verify-email")
+}
+
+// MustResetToken returns the token of the newest password reset link
+// mailed to email.
+func (h *harness) MustResetToken(tb testing.TB, email string) string {
+	tb.Helper()
+	return h.mustMailToken(tb, email, "password_reset", "/reset-password")
+}
+
+func (h *harness) mustMailToken(tb testing.TB, email, kind, path string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := h.mailer.Wait(ctx, func(m kiln.Mail) bool { return strings.EqualFold(m.To, email) && m.Kind == kind })
+	if err != nil {
+		tb.Fatalf("no %s mail to %s: %v", kind, email, err)
 	}
 	u, err := url.Parse(m.Link)
 	if err != nil {
 		tb.Fatalf("parse link %q: %v", m.Link, err)
 	}
-	if got := u.Scheme + "://" + u.Host + u.Path; got != testBaseURL+"/verify-email" {
-		tb.Fatalf("link %q does not point to %s/verify-email", m.Link, testBaseURL)
+	if got := u.Scheme + "://" + u.Host + u.Path; got != testBaseURL+path {
+		tb.Fatalf("link %q does not point to %s%s", m.Link, testBaseURL, path)
 	}
 	tok := u.Query().Get("token")
 	if tok == "" {
 		tb.Fatalf("link %q has no token", m.Link)
 	}
+	if !strings.Contains(m.Text, m.Link) || !strings.Contains(m.HTML, "href=\""+strings.ReplaceAll(m.Link, "&", "&amp;")+"\"") {
+		tb.Fatalf("the %s mail's parts do not carry its link %q:\n%s\n%s", kind, m.Link, m.Text, m.HTML)
+	}
 	return tok
+}
+
+// isKilnCode reports whether err carries the kiln error code.
+func isKilnCode(err error, code string) bool {
+	var e *kiln.Error
+	return errors.As(err, &e) && e.Code == code
 }
 
 // userCtx returns a context carrying u.

@@ -120,7 +120,7 @@ func TestSigningKeyRotation(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, nil)
 		h.MustSignup(t, "ada@example.com")
-		other, err := auth.New(h.store, h.mailer, h.cfg, nil)
+		other, err := auth.New(h.store, h.cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -86,7 +86,7 @@ func TestLogin(t *testing.T) {
 		stronger := fastArgon2
 		stronger.Iterations = 2
 		h.cfg.Argon2 = stronger
-		svc, err := auth.New(h.store, h.mailer, h.cfg, nil)
+		svc, err := auth.New(h.store, h.cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	kiln "github.com/kiln-build/kiln"
 	"github.com/kiln-build/kiln/auth"
 	"github.com/kiln-build/kiln/mail"
+	"github.com/kiln-build/kiln/queue/queuetest"
 	"github.com/kiln-build/kiln/sqlstore"
 )
 
@@ -27,9 +29,11 @@ func newSQLiteService(t *testing.T) (*auth.Service, *mail.DevMailer, *fakeClock)
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
+	// Mail goes through the real outbox and queue to the dev mailer.
 	mailer := mail.NewDevMailer(nil)
-	svc, err := auth.New(sqlstore.NewAuthStore(db), mailer,
-		auth.Config{Secret: testSecret, BaseURL: testBaseURL, Now: clock.Now, Argon2: fastArgon2}, nil)
+	queuetest.StartMail(t, db, mailer)
+	svc, err := auth.New(sqlstore.NewAuthStore(db),
+		auth.Config{Secret: testSecret, BaseURL: testBaseURL, Now: clock.Now, Argon2: fastArgon2, ResetMinTime: time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +99,45 @@ func TestWithSQLiteStore(t *testing.T) {
 		clock.Advance(auth.DefaultRefreshTTL)
 		_, err = svc.Refresh(ctx, s4.RefreshToken)
 		assertCode(t, err, kiln.EUnauthorized)
+	})
+
+	t.Run("PasswordReset", func(t *testing.T) {
+		t.Parallel()
+		svc, mailer, clock := newSQLiteService(t)
+		h := &harness{svc: svc, mailer: mailer, clock: clock}
+		h.MustSignup(t, "ada@example.com")
+		s1 := h.MustLogin(t, "ada@example.com")
+		s2 := h.MustLogin(t, "ada@example.com")
+		if err := svc.RequestPasswordReset(ctx, "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		tok := h.MustResetToken(t, "ada@example.com")
+		if err := svc.ResetPassword(ctx, tok, "a brand new passphrase"); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []*kiln.Session{s1, s2} {
+			_, err := svc.Refresh(ctx, s.RefreshToken)
+			assertCode(t, err, kiln.EUnauthorized)
+		}
+		assertCode(t, svc.ResetPassword(ctx, tok, "another new passphrase"), kiln.EInvalid)
+		if _, err := login(h, "ada@example.com", "a brand new passphrase", "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+
+		// A second link expires after an hour.
+		if err := svc.RequestPasswordReset(ctx, "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := mailer.Wait(waitCtx, func(m kiln.Mail) bool {
+			return m.Kind == "password_reset" && !strings.Contains(m.Link, tok)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		tok2 := h.MustResetToken(t, "ada@example.com")
+		clock.Advance(auth.DefaultResetTTL + time.Second)
+		assertCode(t, svc.ResetPassword(ctx, tok2, "expired link passphrase"), kiln.EInvalid)
 	})
 
 	t.Run("APITokens", func(t *testing.T) {

@@ -13,6 +13,17 @@ const (
 	TokenPasswordReset = "password_reset"
 )
 
+// OneTimeToken is a single-use token to store (only its hash) with the
+// mail that carries its secret.
+type OneTimeToken struct {
+	Kind      string
+	Hash      string
+	ExpiresAt time.Time
+	// Mail, when not nil, is written to the mail outbox in the same
+	// transaction as the token; its ID is filled in.
+	Mail *kiln.Mail
+}
+
 // RefreshToken is a stored refresh token (only its hash). Tokens rotated
 // from one login share a Family so reuse of an old one revokes them all.
 type RefreshToken struct {
@@ -42,19 +53,33 @@ type Store interface {
 	// FindUserByID returns the user. ENotFound.
 	FindUserByID(ctx context.Context, id int64) (*kiln.User, error)
 
+	// CreateUserWithToken is CreateUser that also stores a single-use
+	// token for the new user and writes its mail to the outbox, all in one
+	// transaction: signup never leaves a user without the verification
+	// mail queued.
+	CreateUserWithToken(ctx context.Context, u *kiln.User, t *OneTimeToken) error
+
 	// SetEmailVerified marks the user's email verified.
 	SetEmailVerified(ctx context.Context, userID int64) error
 
 	// SetPasswordHash replaces the user's password hash.
 	SetPasswordHash(ctx context.Context, userID int64, hash string) error
 
-	// CreateOneTimeToken stores a single-use token's hash.
-	CreateOneTimeToken(ctx context.Context, kind string, userID int64, hash string, expiresAt time.Time) error
+	// CreateOneTimeToken stores a single-use token's hash and writes its
+	// mail, when set, to the outbox in the same transaction. ENotFound
+	// when the user does not exist.
+	CreateOneTimeToken(ctx context.Context, userID int64, t *OneTimeToken) error
 
 	// ConsumeOneTimeToken marks the token used and returns its user, in one
 	// step so it can be used only once. EInvalid when it is unknown, used,
 	// of another kind or expired at now.
 	ConsumeOneTimeToken(ctx context.Context, kind, hash string, now time.Time) (userID int64, err error)
+
+	// ResetPassword consumes a password_reset token, sets the user's
+	// password hash, marks the email verified (the link proved it) and
+	// revokes all the user's refresh tokens, in one transaction. EInvalid
+	// when the token is unknown, used or expired at now.
+	ResetPassword(ctx context.Context, tokenHash, passwordHash string, now time.Time) (userID int64, err error)
 
 	// CreateRefreshToken stores a refresh token and fills its ID.
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error

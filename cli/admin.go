@@ -80,9 +80,9 @@ func (r *runner) adminCmd() *cobra.Command {
 		},
 	})
 	grant.Flags().StringVar(&role, "role", string(kiln.RoleAdmin), "the role to give: admin or user")
-	return r.group("admin", "Administer users and signing keys (admins)",
-		`Commands for server admins: list users, change their roles and rotate the
-keys that sign access tokens.`, users, grant, r.signingKeysCmd())
+	return r.group("admin", "Administer users, signing keys and mail (admins)",
+		`Commands for server admins: list users, change their roles, rotate the
+keys that sign access tokens and watch the mail outbox.`, users, grant, r.signingKeysCmd(), r.adminMailCmd())
 }
 
 func (r *runner) signingKeysCmd() *cobra.Command {

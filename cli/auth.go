@@ -383,7 +383,7 @@ func (r *runner) authCmd() *cobra.Command {
 			if err := s.ResendVerification(ctx); err != nil {
 				return err
 			}
-			fmt.Fprintln(out(cmd), "Verification mail sent.")
+			fmt.Fprintln(out(cmd), "Verification mail queued; it should arrive within a minute.")
 			return nil
 		},
 	})
@@ -420,7 +420,8 @@ checks that the session is still alive and shows when it expires.`,
 				})
 		},
 	})
-	return r.group("auth", "Manage your login session and email verification", `Account actions beyond login and logout.`, resend, refresh)
+	return r.group("auth", "Manage your login session, email verification and password", `Account actions beyond login and logout.`,
+		resend, refresh, r.resetPasswordCmd())
 }
 
 // parseExpiry reads --expires: a duration ("720h", "30d") from now, a date

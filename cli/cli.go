@@ -123,7 +123,7 @@ func addCommands(root *cobra.Command, e env) {
 	root.AddCommand(
 		r.signupCmd(), r.loginCmd(), r.logoutCmd(), r.whoamiCmd(), r.verifyEmailCmd(), r.authCmd(),
 		r.tokensCmd(), r.appsCmd(), r.buildsCmd(), r.artifactsCmd(), r.adminCmd(), r.versionCmd(),
-		r.analyticsCmd(), r.usageCmd(),
+		r.analyticsCmd(), r.usageCmd(), r.meCmd(),
 	)
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,6 +22,7 @@ import (
 	"github.com/kiln-build/kiln/client"
 	"github.com/kiln-build/kiln/eventbus"
 	"github.com/kiln-build/kiln/mail"
+	"github.com/kiln-build/kiln/queue/queuetest"
 	"github.com/kiln-build/kiln/sqlstore"
 )
 
@@ -38,8 +40,9 @@ func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 	// No worker runs here: builds stay queued, which is all these checks need.
 	db.SetEnqueue(func(context.Context, *sql.Tx, int64) error { return nil })
 	mailer := mail.NewDevMailer(logger)
+	queuetest.StartMail(t, db, mailer)
 	ts := httptest.NewUnstartedServer(nil)
-	authSvc, err := auth.New(sqlstore.NewAuthStore(db), mailer, auth.Config{
+	authSvc, err := auth.New(sqlstore.NewAuthStore(db), auth.Config{
 		Secret:  []byte(strings.Repeat("s", auth.MinSecretLen)),
 		BaseURL: "http://" + ts.Listener.Addr().String(),
 	}, logger)
@@ -55,6 +58,7 @@ func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 		Users:       sqlstore.NewUserService(db),
 		Apps:        sqlstore.NewAppService(db),
 		Builds:      sqlstore.NewBuildService(db),
+		Mail:        sqlstore.NewMailStore(db),
 		Idempotency: sqlstore.NewIdempotencyStore(db),
 		Usage:       sqlstore.NewUsageService(db),
 		LLMLimits:   api.LLMLimits{Build: 300, Month: 5000},
@@ -78,8 +82,10 @@ func TestAgainstRealServer(t *testing.T) {
 
 	res := h.MustRun("correct horse battery\n", "signup", "--email", "ada@example.com", "--password-stdin")
 	assert.Contains(t, res.stdout, "Signed up and logged in")
-	m, ok := mailer.Last("ada@example.com")
-	require.True(t, ok, "a verification mail was sent")
+	waitCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	m, err := mailer.Wait(waitCtx, func(m kiln.Mail) bool { return m.To == "ada@example.com" })
+	require.NoError(t, err, "a verification mail was sent")
 	link, err := url.Parse(m.Link)
 	require.NoError(t, err)
 	h.MustRun("", "verify-email", link.Query().Get("token"))

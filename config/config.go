@@ -57,28 +57,33 @@ type Auth struct {
 	RefreshTTL           time.Duration `koanf:"refresh_ttl"`
 }
 
-// Mail settings.
+// Mail settings (see docs/EMAIL.md and mail.go).
 type Mail struct {
 	Sender string `koanf:"sender" help:"log, smtp or ses"`
 	SMTP   SMTP   `koanf:"smtp"`
 	SES    SES    `koanf:"ses"`
+	// MaxAttempts and RetryBase shape delivery retries: attempt n waits
+	// RetryBase·2^(n-1) (±25%) before the next.
+	MaxAttempts  int           `koanf:"max_attempts" help:"delivery attempts before a message fails (default 10, about an hour)"`
+	RetryBase    time.Duration `koanf:"retry_base" help:"wait after the first failed attempt; doubles each time"`
+	TemplatesDir string        `koanf:"templates_dir" help:"folder whose files replace the built-in mail templates of the same name"`
 }
 
 // SMTP settings.
 type SMTP struct {
 	Host     string `koanf:"host"`
 	Port     int    `koanf:"port"`
-	Username string `koanf:"username"`
+	Username string `koanf:"username" help:"no authentication when empty"`
 	Password string `koanf:"password" secret:"true"`
 	TLS      string `koanf:"tls" help:"starttls, implicit or none"`
-	From     string `koanf:"from"`
+	From     string `koanf:"from" help:"From address, e.g. Kiln <kiln@example.com>"`
 }
 
 // SES settings.
 type SES struct {
-	Region   string `koanf:"region"`
-	Endpoint string `koanf:"endpoint"`
-	From     string `koanf:"from"`
+	Region   string `koanf:"region" help:"AWS region; the standard AWS chain when empty"`
+	Endpoint string `koanf:"endpoint" help:"SES endpoint override, e.g. a local SES stand-in"`
+	From     string `koanf:"from" help:"From address, verified in SES"`
 }
 
 // LLM settings (see docs/LLM.md). The LLM steps run when Model is set.
@@ -131,7 +136,7 @@ func Default() Config {
 		DataDir: "./kiln-data",
 		Roles:   []string{RoleAPI, RoleWorker},
 		Auth:    Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
-		Mail:    Mail{Sender: "log", SMTP: SMTP{Port: 587, TLS: "starttls"}},
+		Mail:    Mail{Sender: "log", SMTP: SMTP{Port: 587, TLS: "starttls"}, MaxAttempts: 10, RetryBase: 7 * time.Second},
 		LLM:     defaultLLM(),
 		Planner: "auto",
 		Sandbox: "auto",
@@ -201,6 +206,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	oneOf("mail.sender", c.Mail.Sender, "log", "smtp", "ses")
+	c.Mail.validate(bad)
 	oneOf("planner", c.Planner, "rules", "llm", "auto")
 	oneOf("sandbox", c.Sandbox, "auto", "required", "none")
 	oneOf("blob.kind", c.Blob.Kind, "local")

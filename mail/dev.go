@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -19,9 +20,10 @@ const DevOutboxSize = 200
 type DevMailer struct {
 	logger *slog.Logger
 
-	mu   sync.Mutex
-	ring []kiln.Mail // circular buffer of at most DevOutboxSize messages
-	next int         // index the next message goes to once ring is full
+	mu      sync.Mutex
+	ring    []kiln.Mail   // circular buffer of at most DevOutboxSize messages
+	next    int           // index the next message goes to once ring is full
+	changed chan struct{} // closed and replaced by every Send, for Wait
 }
 
 var _ kiln.Mailer = (*DevMailer)(nil)
@@ -31,7 +33,7 @@ func NewDevMailer(logger *slog.Logger) *DevMailer {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &DevMailer{logger: logger}
+	return &DevMailer{logger: logger, changed: make(chan struct{})}
 }
 
 // Send logs m and keeps a copy of it. It fails only for a nil message or
@@ -50,9 +52,12 @@ func (d *DevMailer) Send(ctx context.Context, m *kiln.Mail) error {
 		d.ring[d.next] = *m
 		d.next = (d.next + 1) % DevOutboxSize
 	}
+	close(d.changed)
+	d.changed = make(chan struct{})
 	d.mu.Unlock()
 
 	d.logger.InfoContext(ctx, "mail written to dev outbox",
+		slog.String("message_id", m.ID),
 		slog.String("to", m.To),
 		slog.String("subject", m.Subject),
 		slog.String("kind", m.Kind),
@@ -65,6 +70,10 @@ func (d *DevMailer) Send(ctx context.Context, m *kiln.Mail) error {
 func (d *DevMailer) Messages() []kiln.Mail {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.messagesLocked()
+}
+
+func (d *DevMailer) messagesLocked() []kiln.Mail {
 	out := make([]kiln.Mail, 0, len(d.ring))
 	out = append(out, d.ring[d.next:]...)
 	return append(out, d.ring[:d.next]...)
@@ -84,4 +93,27 @@ func (d *DevMailer) Last(to string) (kiln.Mail, bool) {
 		}
 	}
 	return kiln.Mail{}, false
+}
+
+// Wait returns the newest kept message for which match is true, waiting
+// for one to be sent when there is none yet. It fails only when ctx ends.
+// Delivery through the outbox is asynchronous; tests and tools that read
+// links from the dev outbox wait here instead of polling.
+func (d *DevMailer) Wait(ctx context.Context, match func(kiln.Mail) bool) (kiln.Mail, error) {
+	for {
+		d.mu.Lock()
+		changed := d.changed
+		msgs := d.messagesLocked()
+		d.mu.Unlock()
+		for i := len(msgs) - 1; i >= 0; i-- {
+			if match(msgs[i]) {
+				return msgs[i], nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return kiln.Mail{}, fmt.Errorf("wait for mail: %w", ctx.Err())
+		case <-changed:
+		}
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/kiln-build/kiln/mail"
 	"github.com/kiln-build/kiln/pack"
 	"github.com/kiln-build/kiln/portal"
+	"github.com/kiln-build/kiln/queue/queuetest"
 	"github.com/kiln-build/kiln/sqlstore"
 	"github.com/kiln-build/kiln/worker"
 )
@@ -84,9 +85,10 @@ func MustEnv(tb testing.TB, opts ...func(*portal.Config)) *env {
 	}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e.mailer = mail.NewDevMailer(log)
+	queuetest.StartMail(tb, db, e.mailer)
 	e.srv = httptest.NewUnstartedServer(nil)
 	base := "http://" + e.srv.Listener.Addr().String()
-	authSvc, err := auth.New(sqlstore.NewAuthStore(db), e.mailer, auth.Config{
+	authSvc, err := auth.New(sqlstore.NewAuthStore(db), auth.Config{
 		Secret: bytes.Repeat([]byte("k"), 32), BaseURL: base, Now: e.clock.Now,
 		Argon2: auth.Argon2Params{Iterations: 1, Memory: 8 * 1024, Parallelism: 1, KeyLen: 32, SaltLen: 16},
 	}, log)
@@ -95,7 +97,7 @@ func MustEnv(tb testing.TB, opts ...func(*portal.Config)) *env {
 	}
 	apiSrv := api.New(api.Config{
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
-		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
+		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db), Mail: sqlstore.NewMailStore(db),
 		Blobs: e.blobs, Planner: plan.Rules{}, DevOutbox: e.mailer, Logger: log,
 		Events: sqlstore.NewBuildEventService(db), Usage: sqlstore.NewUsageService(db),
 		IngestKeys: sqlstore.NewIngestKeyService(db), Analytics: sqlstore.NewEventStore(db),
@@ -217,10 +219,7 @@ func (b *browser) MustSignup(email string) {
 	if p := b.Post("/signup", "email", email, "password", "correct horse battery", "password_confirm", "correct horse battery"); p.status != http.StatusOK || !strings.Contains(p.body, "Check your email") {
 		b.tb.Fatalf("signup: %d\n%s", p.status, p.body)
 	}
-	msg, ok := b.e.mailer.Last(email)
-	if !ok {
-		b.tb.Fatalf("no mail to %s", email)
-	}
+	msg := b.e.MustMail(b.tb, email, "verify_email", "")
 	link, err := url.Parse(msg.Link)
 	if err != nil {
 		b.tb.Fatal(err)
@@ -366,3 +365,18 @@ func atoi(s string) int {
 }
 
 func fmtSscanf(s, format string, args ...any) (int, error) { return fmt.Sscanf(s, format, args...) }
+
+// MustMail waits for the newest mail of kind to email whose link is not
+// notLink (the link of an earlier one, to wait for the next).
+func (e *env) MustMail(tb testing.TB, email, kind, notLink string) kiln.Mail {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	m, err := e.mailer.Wait(ctx, func(m kiln.Mail) bool {
+		return strings.EqualFold(m.To, email) && m.Kind == kind && m.Link != notLink
+	})
+	if err != nil {
+		tb.Fatalf("no %s mail to %s: %v", kind, email, err)
+	}
+	return m
+}

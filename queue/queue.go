@@ -1,5 +1,5 @@
-// Package queue wires Kiln's build jobs onto River: job arguments, the
-// worker that hands a job to the build runner, and client setup for SQLite
+// Package queue wires Kiln's build and mail jobs onto River: job arguments, the
+// workers that hand a job to the build runner or the mail sender, and client setup for SQLite
 // (riversqlite) and PostgreSQL (riverpgxv5 for working, riverdatabasesql for
 // inserting inside the store's database/sql transactions).
 package queue
@@ -60,6 +60,12 @@ type Config struct {
 	// PollInterval is how often workers look for jobs when no notification
 	// wakes them (SQLite always polls). Default 200ms on SQLite, 1s on PostgreSQL.
 	PollInterval time.Duration
+	// Mail, when set, makes this queue deliver outbox messages.
+	Mail *MailConfig
+	// MailMaxAttempts is how often a message is tried before it fails
+	// (default DefaultMailMaxAttempts); it is fixed when the job is
+	// inserted.
+	MailMaxAttempts int
 	// ID names this client (host/process) in River's tables.
 	ID     string
 	Logger *slog.Logger
@@ -67,11 +73,13 @@ type Config struct {
 
 // Queue inserts build jobs and, when it has a Runner, works them.
 type Queue struct {
-	cfg        Config
-	insertFn   func(ctx context.Context, tx *sql.Tx, args BuildArgs) error
-	start      func(ctx context.Context) error
-	stop       func(ctx context.Context) error
-	stopCancel func(ctx context.Context) error
+	cfg          Config
+	insertFn     func(ctx context.Context, tx *sql.Tx, args BuildArgs) error
+	insertMailFn func(ctx context.Context, tx *sql.Tx, args MailArgs) error
+	working      bool
+	start        func(ctx context.Context) error
+	stop         func(ctx context.Context) error
+	stopCancel   func(ctx context.Context) error
 }
 
 // New sets up the River clients for the dialect.
@@ -88,14 +96,30 @@ func New(cfg Config) (*Queue, error) {
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 20 * time.Minute
 	}
+	cfg.MailMaxAttempts = cmp.Or(max(cfg.MailMaxAttempts, 0), DefaultMailMaxAttempts)
 	q := &Queue{cfg: cfg}
 	var workers *river.Workers
 	var queues map[string]river.QueueConfig
-	if cfg.Runner != nil {
+	if cfg.Runner != nil || cfg.Mail != nil {
 		workers = river.NewWorkers()
-		river.AddWorker(workers, &buildWorker{runner: cfg.Runner, timeout: cfg.JobTimeout})
-		queues = map[string]river.QueueConfig{QueueBuilds: {MaxWorkers: cfg.Concurrency}}
+		queues = map[string]river.QueueConfig{}
 	}
+	if cfg.Runner != nil {
+		river.AddWorker(workers, &buildWorker{runner: cfg.Runner, timeout: cfg.JobTimeout})
+		queues[QueueBuilds] = river.QueueConfig{MaxWorkers: cfg.Concurrency}
+	}
+	if mc := cfg.Mail; mc != nil {
+		if mc.Outbox == nil || mc.Sender == nil {
+			return nil, errors.New("queue: mail needs an outbox and a sender")
+		}
+		mc.RetryBase = cmp.Or(max(mc.RetryBase, 0), DefaultMailRetryBase)
+		mc.RetryMax = cmp.Or(max(mc.RetryMax, 0), DefaultMailRetryMax)
+		mc.Concurrency = cmp.Or(max(mc.Concurrency, 0), DefaultMailConcurrency)
+		mc.Timeout = cmp.Or(max(mc.Timeout, 0), DefaultMailTimeout)
+		river.AddWorker(workers, &mailWorker{cfg: *mc, logger: cfg.Logger})
+		queues[QueueMail] = river.QueueConfig{MaxWorkers: mc.Concurrency}
+	}
+	mailOpts := &river.InsertOpts{Queue: QueueMail, MaxAttempts: cfg.MailMaxAttempts}
 	rcfg := func(poll time.Duration) *river.Config {
 		c := &river.Config{
 			ID:                cfg.ID,
@@ -126,6 +150,10 @@ func New(cfg Config) (*Queue, error) {
 			_, err := client.InsertTx(ctx, tx, args, &river.InsertOpts{Queue: QueueBuilds})
 			return err
 		}
+		q.insertMailFn = func(ctx context.Context, tx *sql.Tx, args MailArgs) error {
+			_, err := client.InsertTx(ctx, tx, args, mailOpts)
+			return err
+		}
 		q.setLifecycle(client.Start, client.Stop, client.StopAndCancel, workers != nil)
 	case "postgres":
 		if cfg.Pool == nil {
@@ -137,6 +165,10 @@ func New(cfg Config) (*Queue, error) {
 		}
 		q.insertFn = func(ctx context.Context, tx *sql.Tx, args BuildArgs) error {
 			_, err := inserter.InsertTx(ctx, tx, args, &river.InsertOpts{Queue: QueueBuilds})
+			return err
+		}
+		q.insertMailFn = func(ctx context.Context, tx *sql.Tx, args MailArgs) error {
+			_, err := inserter.InsertTx(ctx, tx, args, mailOpts)
 			return err
 		}
 		if workers != nil {
@@ -155,6 +187,7 @@ func New(cfg Config) (*Queue, error) {
 }
 
 func (q *Queue) setLifecycle(start, stop, stopCancel func(context.Context) error, working bool) {
+	q.working = working
 	if !working {
 		noop := func(context.Context) error { return nil }
 		q.start, q.stop, q.stopCancel = noop, noop, noop
@@ -172,6 +205,10 @@ func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, buildID int64) error {
 	}
 	return nil
 }
+
+// Working reports whether this queue works jobs (builds or mail), so it
+// must be started and stopped.
+func (q *Queue) Working() bool { return q.working }
 
 // Start starts working jobs (a no-op for an insert-only queue).
 func (q *Queue) Start(ctx context.Context) error { return q.start(ctx) }

@@ -42,6 +42,22 @@ func (s *AuthStore) CreateUser(ctx context.Context, u *kiln.User) error {
 	return db.inTx(ctx, func(c conn) error { return db.insertUser(ctx, c, u, email, role) })
 }
 
+// CreateUserWithToken is CreateUser that also stores t for the new user and
+// writes t.Mail to the outbox, in the same transaction.
+func (s *AuthStore) CreateUserWithToken(ctx context.Context, u *kiln.User, t *auth.OneTimeToken) error {
+	email, role, err := checkNewUser(u)
+	if err != nil {
+		return err
+	}
+	db := s.db
+	return db.inTx(ctx, func(c conn) error {
+		if err := db.insertUser(ctx, c, u, email, role); err != nil {
+			return err
+		}
+		return db.insertOneTimeToken(ctx, c, u.ID, t)
+	})
+}
+
 // checkNewUser returns u's trimmed email and its role (RoleUser when
 // empty). EInvalid for an empty or overlong email or an unknown role.
 func checkNewUser(u *kiln.User) (string, kiln.Role, error) {
@@ -90,6 +106,7 @@ func (db *DB) insertUser(ctx context.Context, c conn, u *kiln.User, email string
 		return fmt.Errorf("create user: %w", err)
 	}
 	u.ID, u.Email, u.Role, u.CreatedAt, u.UpdatedAt = id, email, role, now, now
+	u.Notifications = kiln.Notifications{BuildFinished: true}
 	return nil
 }
 
@@ -127,24 +144,65 @@ func (s *AuthStore) SetPasswordHash(ctx context.Context, userID int64, hash stri
 	return s.updateUser(ctx, userID, "password_hash", hash)
 }
 
-// CreateOneTimeToken stores a single-use token's hash. ENotFound when the
-// user does not exist, EConflict when the hash exists already.
-func (s *AuthStore) CreateOneTimeToken(ctx context.Context, kind string, userID int64, hash string, expiresAt time.Time) error {
+// CreateOneTimeToken stores a single-use token's hash and writes its mail,
+// when set, to the outbox in the same transaction. ENotFound when the user
+// does not exist, EConflict when the hash exists already.
+func (s *AuthStore) CreateOneTimeToken(ctx context.Context, userID int64, t *auth.OneTimeToken) error {
 	db := s.db
 	return db.inTx(ctx, func(c conn) error {
 		if _, err := db.findUser(ctx, c, "id = ?", userID); err != nil {
 			return err
 		}
-		ok, err := c.execOne(ctx, `INSERT INTO one_time_tokens (kind, user_id, hash, expires_at, created_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			kind, userID, hash, db.ts(expiresAt), db.ts(db.nowUTC()))
-		if err != nil {
-			return fmt.Errorf("create one-time token: %w", err)
-		} else if !ok {
-			return kiln.Errorf(kiln.EConflict, "token exists already")
+		return db.insertOneTimeToken(ctx, c, userID, t)
+	})
+}
+
+// insertOneTimeToken stores t for userID inside c's transaction, with its
+// mail.
+func (db *DB) insertOneTimeToken(ctx context.Context, c conn, userID int64, t *auth.OneTimeToken) error {
+	ok, err := c.execOne(ctx, `INSERT INTO one_time_tokens (kind, user_id, hash, expires_at, created_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		t.Kind, userID, t.Hash, db.ts(t.ExpiresAt), db.ts(db.nowUTC()))
+	if err != nil {
+		return fmt.Errorf("create one-time token: %w", err)
+	} else if !ok {
+		return kiln.Errorf(kiln.EConflict, "token exists already")
+	}
+	if t.Mail != nil {
+		return db.insertMail(ctx, c, userID, t.Mail)
+	}
+	return nil
+}
+
+// ResetPassword consumes a password_reset token, sets the password hash,
+// marks the email verified and revokes the user's refresh tokens, in one
+// transaction. EInvalid when the token is unknown, used or expired.
+func (s *AuthStore) ResetPassword(ctx context.Context, tokenHash, passwordHash string, now time.Time) (int64, error) {
+	db := s.db
+	var userID int64
+	err := db.inTx(ctx, func(c conn) error {
+		err := c.row(ctx, `UPDATE one_time_tokens SET used_at = ?
+			WHERE hash = ? AND kind = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id`,
+			db.ts(now), tokenHash, auth.TokenPasswordReset, db.ts(now)).Scan(&userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return kiln.FieldErrorf("token", "is invalid, used or expired")
+		} else if err != nil {
+			return fmt.Errorf("reset password: %w", err)
+		}
+		if _, err := c.exec(ctx, "UPDATE users SET password_hash = ?, email_verified = ?, updated_at = ? WHERE id = ?",
+			passwordHash, true, db.ts(now), userID); err != nil {
+			return fmt.Errorf("reset password: %w", err)
+		}
+		if _, err := c.exec(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+			db.ts(now), userID); err != nil {
+			return fmt.Errorf("reset password: revoke refresh tokens: %w", err)
 		}
 		return nil
 	})
+	if err != nil {
+		return 0, err
+	}
+	return userID, nil
 }
 
 // ConsumeOneTimeToken marks the token used and returns its user in one

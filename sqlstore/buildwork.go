@@ -350,6 +350,9 @@ func (w *BuildWork) FinishBuild(ctx context.Context, id int64, lease string, sta
 		if err != nil {
 			return err
 		}
+		if err := db.buildFinishedMail(ctx, c, b); err != nil {
+			return err
+		}
 		return db.appendEvents(ctx, c, id, append(events, endEvent(now, b, status, errMsg)))
 	})
 }
@@ -408,6 +411,9 @@ func (db *DB) endBuild(ctx context.Context, c conn, id int64, status kiln.BuildS
 	}
 	events, err := db.endOpenSteps(ctx, c, id, outcome, errMsg, now)
 	if err != nil {
+		return err
+	}
+	if err := db.buildFinishedMail(ctx, c, b); err != nil {
 		return err
 	}
 	events = append(events, logEvent(systemLine(now, format, args...)), endEvent(now, b, status, errMsg))

@@ -63,8 +63,10 @@ type DB struct {
 	log             *slog.Logger
 	requireVerified bool
 
-	mu      sync.RWMutex
-	enqueue EnqueueFunc
+	mu          sync.RWMutex
+	enqueue     EnqueueFunc
+	mailEnqueue MailEnqueueFunc // see mail.go
+	buildMail   BuildMailFunc
 
 	events eventHooks // see events.go
 }

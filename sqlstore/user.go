@@ -118,3 +118,29 @@ func (s *UserService) SetUserRole(ctx context.Context, email string, role kiln.R
 	}
 	return u, nil
 }
+
+// SetNotifications changes the mail settings of the user in ctx and
+// returns the user. EUnauthorized without a user.
+func (s *UserService) SetNotifications(ctx context.Context, n kiln.Notifications) (*kiln.User, error) {
+	u, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	db := s.db
+	var out *kiln.User
+	err = db.inTx(ctx, func(c conn) error {
+		ok, err := c.execOne(ctx, "UPDATE users SET notify_build_finished = ?, updated_at = ? WHERE id = ?",
+			n.BuildFinished, db.ts(db.nowUTC()), u.ID)
+		if err != nil {
+			return fmt.Errorf("set notifications: %w", err)
+		} else if !ok {
+			return errUserNotFound()
+		}
+		out, err = db.findUser(ctx, c, "id = ?", u.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -59,6 +59,11 @@ var Operations = []string{
 	"POST /v1/stream-tickets",
 	"GET /v1/builds/{id}/events",
 	"GET /v1/events",
+	"POST /v1/auth/password-reset",
+	"POST /v1/auth/password-reset/confirm",
+	"PATCH /v1/me",
+	"GET /v1/admin/mail",
+	"POST /v1/admin/mail/{id}/retry",
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, u *userRec)
@@ -164,6 +169,9 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 		return s.streamEvents, true // bearer or ticket, checked by the handler
 	}
 	if h, anon, ok := s.analyticsHandler(op); ok {
+		return h, anon
+	}
+	if h, anon, ok := s.mailHandler(op); ok {
 		return h, anon
 	}
 	panic("clienttest: no handler for " + op)

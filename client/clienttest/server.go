@@ -83,6 +83,7 @@ type Server struct {
 	idem      map[string][]byte
 	calls     []string
 	analytics analyticsState
+	mail      mailState
 	userSeq   map[int64]int64 // last event UserSeq per owner
 	tickets   map[string]int64
 }

@@ -118,10 +118,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if !strings.Contains(out, "alice@example.com") {
 		t.Errorf("signup said: %s", out)
 	}
-	msg, ok := m.Mailer.Last("alice@example.com")
-	if !ok {
-		t.Fatal("no verification mail")
-	}
+	msg := MustMail(t, m, "alice@example.com", "verify_email")
 	link, err := url.Parse(msg.Link)
 	if err != nil {
 		t.Fatal(err)

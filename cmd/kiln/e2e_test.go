@@ -117,6 +117,19 @@ func MustMain(tb testing.TB, dbURL, dataDir string, roles []string, p kiln.Pipel
 	return m
 }
 
+// MustMail waits for the newest mail of kind to email in m's dev outbox:
+// the outbox delivers through the queue, a moment after the request.
+func MustMail(tb testing.TB, m *Main, email, kind string) kiln.Mail {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msg, err := m.Mailer.Wait(ctx, func(msg kiln.Mail) bool { return strings.EqualFold(msg.To, email) && msg.Kind == kind })
+	if err != nil {
+		tb.Fatalf("no %s mail for %s: %v", kind, email, err)
+	}
+	return msg
+}
+
 // MustUser signs up, verifies through the dev outbox and logs in.
 func MustUser(tb testing.TB, m *Main, email string) *client.Client {
 	tb.Helper()
@@ -125,10 +138,7 @@ func MustUser(tb testing.TB, m *Main, email string) *client.Client {
 	if _, err := anon.Signup(ctx, email, "correct horse battery"); err != nil {
 		tb.Fatalf("signup: %v", err)
 	}
-	msg, ok := m.Mailer.Last(email)
-	if !ok {
-		tb.Fatalf("no verification mail for %s", email)
-	}
+	msg := MustMail(tb, m, email, "verify_email")
 	link, err := url.Parse(msg.Link)
 	if err != nil || link.Query().Get("token") == "" {
 		tb.Fatalf("bad verification link %q", msg.Link)

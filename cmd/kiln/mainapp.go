@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	kiln "github.com/kiln-build/kiln"
@@ -47,7 +48,15 @@ type Main struct {
 	Queue   *queue.Queue
 	Worker  *worker.Worker
 	Server  *api.Server
+	// Mailer is the log sender's dev outbox (mail.sender log); nil with
+	// the smtp and ses senders.
 	Mailer  *mail.DevMailer
+	// MailSender delivers the outbox's messages: the configured sender
+	// unless a test set one before Run.
+	MailSender kiln.Mailer
+	Mail       *sqlstore.MailStore
+	templates  *mail.Templates
+	linkBase   atomic.Pointer[string] // see publicURL
 	Metrics *telemetry.Metrics
 	Events  *eventbus.Bus // API nodes: fans build events out to live streams
 
@@ -144,21 +153,29 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Worker = worker.New(wc)
 		runner = m.Worker
 	}
+	mailCfg, err := m.setupMail(ctx)
+	if err != nil {
+		return err
+	}
 	hostname, _ := os.Hostname()
 	m.Queue, err = queue.New(queue.Config{
 		Dialect: m.DB.Dialect(), DB: m.DB.Writer(), Pool: m.DB.PgxPool(), Runner: runner,
 		Concurrency: cfg.Build.Concurrency, JobTimeout: cfg.Build.Timeout + 2*time.Minute,
 		MaxAttempts: cfg.Build.MaxAttempts + 2, ID: fmt.Sprintf("%s-%d", hostname, os.Getpid()), Logger: log,
+		Mail: mailCfg, MailMaxAttempts: cfg.Mail.MaxAttempts,
 	})
 	if err != nil {
 		return err
 	}
 	m.DB.SetEnqueue(m.Queue.Enqueue)
+	m.DB.SetMailEnqueue(m.Queue.EnqueueMail)
 
-	if m.Worker != nil {
+	if m.Queue.Working() {
 		if err := m.Queue.Start(runCtx); err != nil {
 			return fmt.Errorf("start queue: %w", err)
 		}
+	}
+	if m.Worker != nil {
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
@@ -223,7 +240,6 @@ func migrate(ctx context.Context, db *sqlstore.DB, log *slog.Logger) error {
 
 func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	cfg := m.Config
-	m.Mailer = mail.NewDevMailer(m.Logger)
 	if err := m.startEvents(ctx); err != nil {
 		return err
 	}
@@ -236,6 +252,8 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	if baseURL == "" {
 		baseURL = m.URL()
 	}
+	linkBase := strings.TrimRight(baseURL, "/")
+	m.linkBase.Store(&linkBase)
 	authSvc, err := m.newAuthService(baseURL)
 	if err != nil {
 		return err
@@ -245,7 +263,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	}
 	idem := sqlstore.NewIdempotencyStore(m.DB)
 	apiCfg := api.Config{
-		Auth: authSvc, Keys: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB),
+		Auth: authSvc, Keys: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB), Mail: m.Mail,
 		Builds: sqlstore.NewBuildService(m.DB), Idempotency: idem,
 		Usage: sqlstore.NewUsageService(m.DB), LLMLimits: api.LLMLimits{Build: cfg.LLM.MaxTokensPerBuild, Month: cfg.LLM.MaxTokensPerUserMonth},
 		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
@@ -256,7 +274,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	if apiCfg.Planner, err = m.previewPlanner(); err != nil {
 		return err
 	}
-	if cfg.Dev {
+	if cfg.Dev && m.Mailer != nil {
 		apiCfg.DevOutbox = m.Mailer
 	}
 	m.streamAPI(&apiCfg)
@@ -296,12 +314,9 @@ func (m *Main) newAuthService(baseURL string) (*auth.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	var mailer kiln.Mailer = m.Mailer
-	if m.Mailer == nil {
-		mailer = mail.NewDevMailer(m.Logger)
-	}
-	svc, err := auth.New(sqlstore.NewAuthStore(m.DB), mailer, auth.Config{
+	svc, err := auth.New(sqlstore.NewAuthStore(m.DB), auth.Config{
 		Secret: secret, AccessTTL: cfg.Auth.AccessTTL, RefreshTTL: cfg.Auth.RefreshTTL, BaseURL: strings.TrimRight(baseURL, "/"),
+		Templates: m.templates,
 	}, m.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
@@ -386,8 +401,9 @@ func (m *Main) Close() error {
 	if m.http != nil {
 		errs = append(errs, m.http.Shutdown(ctx))
 	}
-	if m.Queue != nil && m.Worker != nil {
-		// Running builds are handed back to the queue, not waited for.
+	if m.Queue != nil && m.Queue.Working() {
+		// Running builds are handed back to the queue, not waited for;
+		// a message being sent is retried after the restart.
 		if err := m.Queue.StopAndCancel(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			errs = append(errs, err)
 		}

@@ -116,9 +116,9 @@ func testAuth(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		e := newEnv(t, open)
 		u := MustCreateUser(t, e, "ott@example.com")
 		now := time.Now()
-		require.NoError(t, e.Auth.CreateOneTimeToken(ctx, auth.TokenVerifyEmail, u.ID, "h1", now.Add(time.Hour)))
-		RequireCode(t, e.Auth.CreateOneTimeToken(ctx, auth.TokenVerifyEmail, u.ID, "h1", now.Add(time.Hour)), kiln.EConflict)
-		RequireCode(t, e.Auth.CreateOneTimeToken(ctx, auth.TokenVerifyEmail, 9999, "h9", now.Add(time.Hour)), kiln.ENotFound)
+		require.NoError(t, e.Auth.CreateOneTimeToken(ctx, u.ID, &auth.OneTimeToken{Kind: auth.TokenVerifyEmail, Hash: "h1", ExpiresAt: now.Add(time.Hour)}))
+		RequireCode(t, e.Auth.CreateOneTimeToken(ctx, u.ID, &auth.OneTimeToken{Kind: auth.TokenVerifyEmail, Hash: "h1", ExpiresAt: now.Add(time.Hour)}), kiln.EConflict)
+		RequireCode(t, e.Auth.CreateOneTimeToken(ctx, 9999, &auth.OneTimeToken{Kind: auth.TokenVerifyEmail, Hash: "h9", ExpiresAt: now.Add(time.Hour)}), kiln.ENotFound)
 
 		_, err := e.Auth.ConsumeOneTimeToken(ctx, auth.TokenPasswordReset, "h1", now)
 		RequireCode(t, err, kiln.EInvalid) // another kind
@@ -128,7 +128,7 @@ func testAuth(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		_, err = e.Auth.ConsumeOneTimeToken(ctx, auth.TokenVerifyEmail, "h1", now)
 		RequireCode(t, err, kiln.EInvalid) // used
 
-		require.NoError(t, e.Auth.CreateOneTimeToken(ctx, auth.TokenVerifyEmail, u.ID, "h2", now.Add(time.Minute)))
+		require.NoError(t, e.Auth.CreateOneTimeToken(ctx, u.ID, &auth.OneTimeToken{Kind: auth.TokenVerifyEmail, Hash: "h2", ExpiresAt: now.Add(time.Minute)}))
 		_, err = e.Auth.ConsumeOneTimeToken(ctx, auth.TokenVerifyEmail, "h2", now.Add(time.Minute))
 		RequireCode(t, err, kiln.EInvalid) // expired at now
 		_, err = e.Auth.ConsumeOneTimeToken(ctx, auth.TokenVerifyEmail, "unknown", now)
@@ -140,7 +140,7 @@ func testAuth(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		e := newEnv(t, open)
 		u := MustCreateUser(t, e, "race@example.com")
 		now := time.Now()
-		require.NoError(t, e.Auth.CreateOneTimeToken(ctx, auth.TokenPasswordReset, u.ID, "race", now.Add(time.Hour)))
+		require.NoError(t, e.Auth.CreateOneTimeToken(ctx, u.ID, &auth.OneTimeToken{Kind: auth.TokenPasswordReset, Hash: "race", ExpiresAt: now.Add(time.Hour)}))
 		var wins, invalid atomic.Int32
 		var wg sync.WaitGroup
 		for range 8 {

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("WebSessions", func(t *testing.T) { testWebSessions(t, open) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open) })
 	t.Run("Identities", func(t *testing.T) { testIdentities(t, open) })
+	t.Run("Mail", func(t *testing.T) { testMail(t, open) })
 }
 
 // RunRequireVerifiedEmail checks Options.RequireVerifiedEmail; open must
