@@ -44,21 +44,21 @@ type Main struct {
 	// WorkerTuning adjusts the worker's timings (tests shorten them).
 	WorkerTuning func(*worker.Config)
 
-	DB      *sqlstore.DB
-	Queue   *queue.Queue
-	Worker  *worker.Worker
-	Server  *api.Server
+	DB     *sqlstore.DB
+	Queue  *queue.Queue
+	Worker *worker.Worker
+	Server *api.Server
 	// Mailer is the log sender's dev outbox (mail.sender log); nil with
 	// the smtp and ses senders.
-	Mailer  *mail.DevMailer
+	Mailer *mail.DevMailer
 	// MailSender delivers the outbox's messages: the configured sender
 	// unless a test set one before Run.
 	MailSender kiln.Mailer
 	Mail       *sqlstore.MailStore
 	templates  *mail.Templates
 	linkBase   atomic.Pointer[string] // see publicURL
-	Metrics *telemetry.Metrics
-	Events  *eventbus.Bus // API nodes: fans build events out to live streams
+	Metrics    *telemetry.Metrics
+	Events     *eventbus.Bus // API nodes: fans build events out to live streams
 
 	eventStore *sqlstore.BuildEventService
 
