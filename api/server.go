@@ -35,7 +35,9 @@ type Config struct {
 	Auth  kiln.AuthService
 	Users kiln.UserService
 	// Keys, when set, serves the signing-key admin operations.
-	Keys   kiln.KeyService
+	Keys kiln.KeyService
+	// OIDC, when set, serves login through an external identity provider.
+	OIDC   kiln.OIDCService
 	Apps   kiln.AppService
 	Builds kiln.BuildService
 	// Mail, when set, serves the admin outbox operations.
@@ -115,6 +117,7 @@ func New(cfg Config) *Server {
 	s.registerAdmin()
 	s.registerKeys()
 	s.registerMail()
+	s.registerOIDC()
 	s.registerIngestKeys()
 	s.registerPlan()
 	s.registerUsage()

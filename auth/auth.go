@@ -202,6 +202,7 @@ type Service struct {
 	logger *slog.Logger
 
 	keys           *keyRing
+	oidc           *OIDC // set by NewOIDC; nil without external login
 	hasher         *hasher
 	accountLimiter *failureLimiter
 	ipLimiter      *failureLimiter

@@ -82,7 +82,9 @@ type fakeIdentities struct {
 	identities map[[2]string]int64 // (issuer, subject) → user id
 }
 
-func (s *fakeStore) FindUserByIdentity(_ context.Context, issuer, subject string, _ time.Time) (*kiln.User, error) {
+func (s *fakeStore) RecordIdentityLogin(context.Context, string, string, time.Time) error { return nil }
+
+func (s *fakeStore) FindUserByIdentity(_ context.Context, issuer, subject string) (*kiln.User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.identities[[2]string{issuer, subject}]

@@ -10,9 +10,13 @@ import (
 // IdentityStore links users to external identities (an OIDC provider's
 // issuer and subject).
 type IdentityStore interface {
-	// FindUserByIdentity returns the linked user and records the login at
-	// now. ENotFound when the subject is linked to nobody.
-	FindUserByIdentity(ctx context.Context, issuer, subject string, now time.Time) (*kiln.User, error)
+	// FindUserByIdentity returns the linked user. ENotFound when the
+	// subject is linked to nobody.
+	FindUserByIdentity(ctx context.Context, issuer, subject string) (*kiln.User, error)
+
+	// RecordIdentityLogin sets the identity's last login (an interactive
+	// login, not every API call). Unknown identities are not an error.
+	RecordIdentityLogin(ctx context.Context, issuer, subject string, now time.Time) error
 
 	// CreateUserWithIdentity creates u (as CreateUser does) and links it,
 	// atomically. EConflict when the email is taken or the subject linked.

@@ -238,6 +238,17 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*kiln.User, 
 		}
 		return u, nil
 	}
+	if s.oidc != nil && s.oidc.owns(bearer) {
+		u, err := s.oidc.authenticate(ctx, bearer)
+		if err != nil {
+			if isCode(err, kiln.EUnavailable) || isCode(err, kiln.EForbidden) || isCode(err, kiln.EConflict) {
+				return nil, err
+			}
+			s.logger.DebugContext(ctx, "provider access token refused", slog.Any("error", err))
+			return nil, errUnauthorized(msg)
+		}
+		return u, nil
+	}
 	userID, err := s.parseAccessToken(ctx, bearer)
 	if err != nil {
 		s.logger.DebugContext(ctx, "access token refused", slog.Any("error", err))

@@ -196,7 +196,8 @@ verify the address; pass its token to 'kiln verify-email'.`,
 
 func (r *runner) loginCmd() *cobra.Command {
 	var f credentialFlags
-	var token string
+	var token, callback string
+	var useOIDC bool
 	cmd := r.leaf(command{
 		use:   "login",
 		short: "Log in to a Kiln server and store the credentials",
@@ -206,11 +207,22 @@ flags, and store the session in the user config directory
 and refresh it as needed.
 
 With --token, store an API token (from 'kiln tokens create') instead; pass
-- to read it from stdin. The server is --server, $KILN_SERVER or ` + DefaultServer + `.`,
+- to read it from stdin.
+
+With --oidc, log in through the server's identity provider (auth.oidc, e.g.
+AWS Cognito): with the device flow when the provider supports it, else in
+a browser — the URL is printed (and opened with $BROWSER when set) and the
+provider redirects back to a one-shot server on 127.0.0.1. Use --callback
+to fix that address when the provider needs the exact URL registered
+(Cognito: http://localhost:PORT/PATH). The server is --server, $KILN_SERVER
+or ` + DefaultServer + `.`,
 		example: `  kiln login --server https://kiln.example.com
   kiln login --email ada@example.com --password-stdin < password.txt
-  echo "$KILN_API_TOKEN" | kiln login --token -`,
-		ops:         []string{"POST /v1/auth/login", "GET /v1/me", "POST /v1/auth/logout"},
+  echo "$KILN_API_TOKEN" | kiln login --token -
+  kiln login --oidc
+  kiln login --oidc --callback http://localhost:8976/callback`,
+		ops: []string{"POST /v1/auth/login", "GET /v1/me", "POST /v1/auth/logout",
+			"GET /v1/auth/oidc", "POST /v1/auth/oidc/code", "POST /v1/auth/oidc/device", "POST /v1/auth/oidc/device/token"},
 		noLoginHint: true,
 		run: func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 			s, err := r.connect(cmd)
@@ -218,16 +230,31 @@ With --token, store an API token (from 'kiln tokens create') instead; pass
 				return err
 			}
 			if token != "" {
+				if useOIDC {
+					return usageErrorf(cmd, "--token cannot be used with --oidc")
+				}
 				return r.loginWithToken(ctx, cmd, s, token, f)
 			}
-			email, password, err := f.resolve(r, cmd, false)
-			if err != nil {
-				return err
-			}
-			warnCleartext(cmd, s.server)
-			sess, err := s.Login(ctx, email, password)
-			if err != nil {
-				return err
+			var sess *kiln.Session
+			if useOIDC {
+				if f.email != "" || f.password != "" || f.passwordStdin {
+					return usageErrorf(cmd, "--oidc cannot be used with --email or a password")
+				}
+				if sess, err = r.loginOIDC(ctx, cmd, s, callback); err != nil {
+					return err
+				}
+			} else {
+				if callback != "" {
+					return usageErrorf(cmd, "--callback needs --oidc")
+				}
+				email, password, err := f.resolve(r, cmd, false)
+				if err != nil {
+					return err
+				}
+				warnCleartext(cmd, s.server)
+				if sess, err = s.Login(ctx, email, password); err != nil {
+					return err
+				}
 			}
 			if err := s.store.save(sessionCredentials(s.server, sess)); err != nil {
 				return err
@@ -240,6 +267,8 @@ With --token, store an API token (from 'kiln tokens create') instead; pass
 	})
 	f.register(cmd)
 	cmd.Flags().StringVar(&token, "token", "", "store this API token (kiln_…) instead of logging in with a password; - reads it from stdin")
+	cmd.Flags().BoolVar(&useOIDC, "oidc", false, "log in through the server's identity provider (device flow, or a browser and a callback on 127.0.0.1)")
+	cmd.Flags().StringVar(&callback, "callback", "", "with --oidc: the browser flow's redirect URI on this machine (default http://127.0.0.1:<free port>/callback)")
 	return cmd
 }
 

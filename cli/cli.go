@@ -90,6 +90,8 @@ type env struct {
 	httpClient   *http.Client
 	// isTerminal reports whether r or w is an interactive terminal.
 	isTerminal func(f any) bool
+	// browser, when set, opens URLs instead of $BROWSER (tests).
+	browser func(url string)
 }
 
 func defaultEnv() env {

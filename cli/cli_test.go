@@ -30,6 +30,8 @@ type harness struct {
 	env map[string]string
 	// terminal makes the CLI treat stdin and stdout as a terminal.
 	terminal bool
+	// browser, when set, opens the URLs the CLI would open in a browser.
+	browser func(url string)
 }
 
 type result struct {
@@ -59,7 +61,7 @@ func (h *harness) Run(stdin string, args ...string) result {
 func (h *harness) RunContext(ctx context.Context, stdin string, args ...string) result {
 	h.t.Helper()
 	root := &cobra.Command{Use: "kiln", SilenceUsage: true}
-	cli.AddCommandsForTest(root, func(k string) string { return h.env[k] }, h.terminal)
+	cli.AddCommandsForTestBrowser(root, func(k string) string { return h.env[k] }, h.terminal, h.browser)
 	var stdout, stderr bytes.Buffer
 	root.SetArgs(args)
 	root.SetIn(strings.NewReader(stdin))

@@ -31,6 +31,13 @@ import (
 // against the server's actual routes, bodies and problem documents.
 func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 	t.Helper()
+	return realServerWith(t, nil)
+}
+
+// realServerWith is realServer with configure adjusting the API's config
+// (given the auth service) before it starts.
+func realServerWith(t *testing.T, configure func(*api.Config, *auth.Service)) (*httptest.Server, *mail.DevMailer) {
+	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "kiln.db"), sqlstore.Options{Logger: logger})
@@ -50,7 +57,7 @@ func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 	events := sqlstore.NewBuildEventService(db)
 	bus := eventbus.New(eventbus.Config{Source: events, Logger: logger})
 	t.Cleanup(bus.Close)
-	ts.Config.Handler = api.New(api.Config{
+	cfg := api.Config{
 		Events:      events,
 		Bus:         bus,
 		Auth:        authSvc,
@@ -67,7 +74,11 @@ func realServer(t *testing.T) (*httptest.Server, *mail.DevMailer) {
 		IngestKeys:  sqlstore.NewIngestKeyService(db),
 		Ingester:    mustIngester(t, db, logger),
 		Analytics:   sqlstore.NewEventStore(db),
-	})
+	}
+	if configure != nil {
+		configure(&cfg, authSvc)
+	}
+	ts.Config.Handler = api.New(cfg)
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return ts, mailer

@@ -227,3 +227,47 @@ func (c *Client) Usage(ctx context.Context) (*kiln.MonthUsage, error) {
 	}
 	return &out, nil
 }
+
+// OIDCProvider describes the server's external identity provider
+// (GET /v1/auth/oidc). ENotFound when none is configured.
+func (c *Client) OIDCProvider(ctx context.Context) (*kiln.OIDCProvider, error) {
+	var out kiln.OIDCProvider
+	if err := c.do(ctx, request{method: "GET", path: "/v1/auth/oidc"}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// OIDCLogin trades an authorization code obtained with PKCE for a session
+// (POST /v1/auth/oidc/code). EUnauthorized when the provider refuses it.
+func (c *Client) OIDCLogin(ctx context.Context, in kiln.OIDCCodeLogin) (*kiln.Session, error) {
+	var out kiln.Session
+	if err := c.do(ctx, request{method: "POST", path: "/v1/auth/oidc/code", body: in}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// OIDCStartDevice starts a device login (POST /v1/auth/oidc/device).
+// EInvalid when the provider has no device flow.
+func (c *Client) OIDCStartDevice(ctx context.Context) (*kiln.OIDCDeviceAuth, error) {
+	var out kiln.OIDCDeviceAuth
+	if err := c.do(ctx, request{method: "POST", path: "/v1/auth/oidc/device"}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// OIDCPollDevice waits (up to 20 s on the server) for the user to approve
+// a device login (POST /v1/auth/oidc/device/token). EConflict while it is
+// pending.
+func (c *Client) OIDCPollDevice(ctx context.Context, deviceCode string) (*kiln.Session, error) {
+	var out kiln.Session
+	body := struct {
+		DeviceCode string `json:"device_code"`
+	}{deviceCode}
+	if err := c.do(ctx, request{method: "POST", path: "/v1/auth/oidc/device/token", body: body}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

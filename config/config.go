@@ -55,6 +55,7 @@ type Auth struct {
 	RequireVerifiedEmail bool          `koanf:"require_verified_email" help:"unverified users cannot create apps"`
 	AccessTTL            time.Duration `koanf:"access_ttl"`
 	RefreshTTL           time.Duration `koanf:"refresh_ttl"`
+	OIDC                 OIDC          `koanf:"oidc"`
 }
 
 // Mail settings (see docs/EMAIL.md and mail.go).
@@ -135,7 +136,7 @@ func Default() Config {
 		Addr:    "127.0.0.1:8080",
 		DataDir: "./kiln-data",
 		Roles:   []string{RoleAPI, RoleWorker},
-		Auth:    Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour},
+		Auth:    Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour, OIDC: defaultOIDC()},
 		Mail:    Mail{Sender: "log", SMTP: SMTP{Port: 587, TLS: "starttls"}, MaxAttempts: 10, RetryBase: 7 * time.Second},
 		LLM:     defaultLLM(),
 		Planner: "auto",
@@ -200,6 +201,7 @@ func (c *Config) Validate() error {
 	if c.Auth.RefreshTTL < c.Auth.AccessTTL {
 		bad("auth.refresh_ttl", "must be at least auth.access_ttl")
 	}
+	c.Auth.OIDC.validate(bad)
 	oneOf := func(field, v string, allowed ...string) {
 		if !slices.Contains(allowed, v) {
 			bad(field, "must be one of %s, got %q", strings.Join(allowed, ", "), v)

@@ -21,22 +21,24 @@ func checkIdentity(issuer, subject string) error {
 	return nil
 }
 
-// FindUserByIdentity returns the user linked to the provider's subject and
-// records the login at now. ENotFound when none is.
-func (s *AuthStore) FindUserByIdentity(ctx context.Context, issuer, subject string, now time.Time) (*kiln.User, error) {
+// FindUserByIdentity returns the user linked to the provider's subject.
+// ENotFound when none is.
+func (s *AuthStore) FindUserByIdentity(ctx context.Context, issuer, subject string) (*kiln.User, error) {
 	if err := checkIdentity(issuer, subject); err != nil {
 		return nil, err
 	}
 	db := s.db
-	u, err := db.findUser(ctx, db.read(), "id = (SELECT user_id FROM user_identities WHERE issuer = ? AND subject = ?)", issuer, subject)
-	if err != nil {
-		return nil, err
-	}
+	return db.findUser(ctx, db.read(), "id = (SELECT user_id FROM user_identities WHERE issuer = ? AND subject = ?)", issuer, subject)
+}
+
+// RecordIdentityLogin sets the identity's last_login_at to now.
+func (s *AuthStore) RecordIdentityLogin(ctx context.Context, issuer, subject string, now time.Time) error {
+	db := s.db
 	if _, err := db.write().exec(ctx, "UPDATE user_identities SET last_login_at = ? WHERE issuer = ? AND subject = ?",
 		db.ts(normTime(now)), issuer, subject); err != nil {
-		return nil, fmt.Errorf("record identity login: %w", err)
+		return fmt.Errorf("record identity login: %w", err)
 	}
-	return u, nil
+	return nil
 }
 
 // CreateUserWithIdentity creates u and links it to the provider's subject

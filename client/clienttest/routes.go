@@ -47,6 +47,10 @@ var Operations = []string{
 	"GET /v1/admin/users",
 	"POST /v1/admin/grant",
 	"GET /v1/admin/keys",
+	"GET /v1/auth/oidc",
+	"POST /v1/auth/oidc/code",
+	"POST /v1/auth/oidc/device",
+	"POST /v1/auth/oidc/device/token",
 	"POST /v1/admin/keys/rotate",
 	"GET /v1/version",
 	"GET /v1/apps/{id}/ingest-keys",
@@ -157,6 +161,10 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 		return s.adminUsers, false
 	case "POST /v1/admin/grant":
 		return s.adminGrant, false
+	case "GET /v1/auth/oidc", "POST /v1/auth/oidc/code", "POST /v1/auth/oidc/device", "POST /v1/auth/oidc/device/token":
+		return func(w http.ResponseWriter, _ *http.Request, _ *userRec) {
+			problem(w, http.StatusNotFound, kiln.ENotFound, "login through an identity provider is not configured on this server")
+		}, true
 	case "GET /v1/admin/keys":
 		return s.adminKeys, false
 	case "POST /v1/admin/keys/rotate":

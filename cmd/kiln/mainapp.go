@@ -268,6 +268,16 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 		Usage: sqlstore.NewUsageService(m.DB), LLMLimits: api.LLMLimits{Build: cfg.LLM.MaxTokensPerBuild, Month: cfg.LLM.MaxTokensPerUserMonth},
 		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
 	}
+	if o := cfg.Auth.OIDC; o.Enabled() {
+		oidcSvc, err := auth.NewOIDC(authSvc, auth.OIDCConfig{
+			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
+			GroupClaim: o.GroupClaim, AdminGroup: o.AdminGroup, Audience: o.Audience, Name: o.Name,
+		})
+		if err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
+		apiCfg.OIDC = oidcSvc
+	}
 	if err := m.wireAnalytics(ctx, &apiCfg); err != nil {
 		return err
 	}
