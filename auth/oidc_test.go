@@ -20,6 +20,7 @@ import (
 	"github.com/kiln-build/kiln/auth/oidcmock"
 	"github.com/kiln-build/kiln/client"
 	"github.com/kiln-build/kiln/mail"
+	"github.com/kiln-build/kiln/queue/queuetest"
 	"github.com/kiln-build/kiln/sqlstore"
 )
 
@@ -62,7 +63,8 @@ func newRealClockService(t *testing.T) (*auth.Service, *mail.DevMailer) {
 		t.Fatalf("migrate: %v", err)
 	}
 	mailer := mail.NewDevMailer(nil)
-	svc, err := auth.New(sqlstore.NewAuthStore(db), mailer,
+	queuetest.StartMail(t, db, mailer)
+	svc, err := auth.New(sqlstore.NewAuthStore(db),
 		auth.Config{Secret: testSecret, BaseURL: testBaseURL, Argon2: fastArgon2}, nil)
 	if err != nil {
 		t.Fatal(err)
