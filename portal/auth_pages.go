@@ -22,6 +22,8 @@ type authForm struct {
 	Error       string
 	FieldErrors map[string]string
 	Notice      string
+	// OIDCName, when set, offers "Log in with OIDCName".
+	OIDCName string
 }
 
 func (p *Portal) loginPage(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -38,6 +40,7 @@ func (p *Portal) loginPage(w http.ResponseWriter, r *http.Request, s *session) e
 		f.Notice = "Your email address is verified. Log in to continue."
 	}
 	f.Title = "Log in"
+	f.OIDCName = p.oidcProviderName(r)
 	p.render(w, r, nil, http.StatusOK, "login", f)
 	return nil
 }

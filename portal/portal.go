@@ -112,6 +112,8 @@ func (p *Portal) routes() {
 	// Public pages.
 	mux.Handle("GET /login", p.public(p.loginPage))
 	mux.Handle("POST /login", p.public(p.login))
+	mux.Handle("GET /login/oidc", p.public(p.oidcStart))
+	mux.Handle("GET "+oidcCallbackPath, p.public(p.oidcCallback))
 	mux.Handle("GET /signup", p.public(p.signupPage))
 	mux.Handle("POST /signup", p.public(p.signup))
 	mux.Handle("GET /verify-email", p.public(p.verifyPage))
