@@ -71,6 +71,16 @@ type PackageInput struct {
 	Files  render.Files
 	Set    *templates.Set
 	Report *Report
+	// ReportJSON is the validation report as stored; nil without checks.
+	ReportJSON []byte
+	// Runner is the sandbox the checks ran in (with the owner's build
+	// cache); nil when the pipeline ran without checks.
+	Runner *sandbox.Runner
+	// Planner names what made the spec ("rules", "llm", or "spec" when
+	// the build used the app's spec as it was); Model is the language
+	// model that took part, if any.
+	Planner string
+	Model   string
 }
 
 // Pipeline implements kiln.Pipeline.
@@ -119,6 +129,10 @@ func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec ki
 		return err
 	}
 	spec := b.Spec
+	planner := "spec"
+	if spec == nil {
+		planner = p.plannerName()
+	}
 	err = rec.Step(ctx, "plan", kiln.BuildPlanning, func(ctx context.Context) error {
 		if spec != nil {
 			rec.Logf("using the app's spec %q (%d entities)", spec.Name, len(spec.Entities))
@@ -185,10 +199,34 @@ func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec ki
 	}
 	if p.cfg.Packager != nil {
 		return rec.Step(ctx, "package", kiln.BuildPackaging, func(ctx context.Context) error {
-			return p.cfg.Packager.Package(ctx, PackageInput{Build: b, App: app, Spec: spec, Dir: dir, Files: files, Set: set, Report: report}, rec)
+			return p.cfg.Packager.Package(ctx, PackageInput{
+				Build: b, App: app, Spec: spec, Dir: dir, Files: files, Set: set,
+				Report: report, ReportJSON: w.reportJSON, Runner: w.runner,
+				Planner: planner, Model: p.modelName(planner, report),
+			}, rec)
 		})
 	}
 	return nil
+}
+
+// plannerName names the configured planner for the provenance record.
+func (p *Pipeline) plannerName() string {
+	if n, ok := p.cfg.Planner.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return fmt.Sprintf("%T", p.cfg.Planner)
+}
+
+// modelName returns the model that took part in the build: it planned
+// the spec, or customized or repaired the code. "" when none did.
+func (p *Pipeline) modelName(planner string, report *Report) string {
+	if p.cfg.LLM == nil {
+		return ""
+	}
+	if planner == "llm" || report.LLM != nil {
+		return p.cfg.LLM.Model
+	}
+	return ""
 }
 
 // Report is the structured outcome of the checks, stored as an artifact.
@@ -247,6 +285,7 @@ func (p *Pipeline) validate(ctx context.Context, w *work, rec kiln.Recorder, rep
 	if err != nil {
 		return kiln.Errorf(kiln.EUnavailable, "sandbox: %v", err)
 	}
+	w.runner = runner
 	report.Sandboxed = runner.Sandboxed()
 	if !runner.Sandboxed() {
 		rec.Logf("WARNING: bubblewrap is not available: the generated code runs UNSANDBOXED (set sandbox: required to refuse)")
@@ -258,9 +297,14 @@ func (p *Pipeline) validate(ctx context.Context, w *work, rec kiln.Recorder, rep
 		return err
 	}
 	defer func() {
-		if _, err := rec.AddArtifact(context.WithoutCancel(ctx), kiln.ArtifactReport, "validation-report.json", bytes.NewReader(report.JSON())); err != nil && ctx.Err() == nil {
-			rec.Logf("could not store the validation report: %v", err)
+		js := report.JSON()
+		if _, err := rec.AddArtifact(context.WithoutCancel(ctx), kiln.ArtifactReport, reportName, bytes.NewReader(js)); err != nil {
+			if ctx.Err() == nil {
+				rec.Logf("could not store the validation report: %v", err)
+			}
+			return
 		}
+		w.reportJSON = js
 	}()
 	return p.checkLoop(ctx, runner, w, rec, report)
 }

@@ -33,6 +33,10 @@ type work struct {
 	dir    string
 	files  render.Files
 	budget *llm.Budget
+	// runner is the sandbox of the checks; reportJSON the validation
+	// report as stored. Both are set by validate.
+	runner     *sandbox.Runner
+	reportJSON []byte
 }
 
 // assistant returns the configured Assistant, or nil when offline.

@@ -75,7 +75,9 @@ func (p *Pipeline) seedDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h := sha256.Sum256([]byte(set.Name + "\x00" + set.Version + "\x00" + set.Source + "\x00" + runtime.Version()))
+	// "trimpath": the sandbox compiles with -trimpath, whose cache
+	// entries a seed made before it does not hold.
+	h := sha256.Sum256([]byte(set.Name + "\x00" + set.Version + "\x00" + set.Source + "\x00" + runtime.Version() + "\x00trimpath"))
 	return filepath.Join(p.cfg.CacheDir, "go-build", "seed-"+hex.EncodeToString(h[:6])), nil
 }
 

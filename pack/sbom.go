@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -97,6 +98,29 @@ func ParseGoSum(data []byte) ([]Module, error) {
 	}
 	sortModules(mods)
 	return mods, nil
+}
+
+// ModulesFromBuildInfo returns the main module and the dependency modules
+// recorded in a Go binary (debug/buildinfo): exactly what was compiled
+// into it, sorted by path, with replacements applied the way ParseGoList
+// applies them. The main module's "(devel)" version becomes "".
+func ModulesFromBuildInfo(bi *debug.BuildInfo) (main Module, deps []Module) {
+	main = Module{Path: bi.Main.Path, Version: bi.Main.Version, Sum: bi.Main.Sum, Main: true}
+	if main.Version == "(devel)" {
+		main.Version = ""
+	}
+	for _, d := range bi.Deps {
+		mod := Module{Path: d.Path, Version: d.Version, Sum: d.Sum}
+		if r := d.Replace; r != nil {
+			mod.Path, mod.Version, mod.Sum = r.Path, r.Version, r.Sum
+			if mod.Version == "" {
+				mod.Path = d.Path
+			}
+		}
+		deps = append(deps, mod)
+	}
+	sortModules(deps)
+	return main, deps
 }
 
 func sortModules(m []Module) {

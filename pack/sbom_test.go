@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -333,5 +335,29 @@ func TestProvenance_JSON(t *testing.T) {
 	}
 	if p.Subjects[0].Name != "source.zip" {
 		t.Error("JSON reordered the caller's subjects")
+	}
+}
+
+func TestModulesFromBuildInfo(t *testing.T) {
+	t.Parallel()
+	bi := &debug.BuildInfo{
+		Main: debug.Module{Path: "example.com/app", Version: "(devel)"},
+		Deps: []*debug.Module{
+			{Path: "modernc.org/sqlite", Version: "v1.60.1", Sum: "h1:aaa="},
+			{Path: "example.com/old", Version: "v1.0.0", Replace: &debug.Module{Path: "example.com/new", Version: "v1.2.0", Sum: "h1:bbb="}},
+			{Path: "example.com/local", Version: "v0.1.0", Replace: &debug.Module{Path: "../local"}},
+		},
+	}
+	main, deps := pack.ModulesFromBuildInfo(bi)
+	if main != (pack.Module{Path: "example.com/app", Main: true}) {
+		t.Errorf("main %+v", main)
+	}
+	want := []pack.Module{
+		{Path: "example.com/local"},
+		{Path: "example.com/new", Version: "v1.2.0", Sum: "h1:bbb="},
+		{Path: "modernc.org/sqlite", Version: "v1.60.1", Sum: "h1:aaa="},
+	}
+	if !slices.Equal(deps, want) {
+		t.Errorf("deps %+v, want %+v", deps, want)
 	}
 }

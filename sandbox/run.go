@@ -222,10 +222,13 @@ func (r *Runner) env(tmp string, pathList []string) []string {
 		}
 	}
 	set := map[string]string{
-		"PATH":        strings.Join(pathList, ":"),
-		"HOME":        tmp,
-		"TMPDIR":      tmp,
-		"GOFLAGS":     "-mod=readonly",
+		"PATH":   strings.Join(pathList, ":"),
+		"HOME":   tmp,
+		"TMPDIR": tmp,
+		// -trimpath keeps the host's paths (data dir, work dir) out of
+		// what the app's commands compile; every check and the image
+		// build then share one set of build cache entries.
+		"GOFLAGS":     "-mod=readonly -trimpath",
 		"GOPROXY":     "off",
 		"GOWORK":      "off",
 		"CGO_ENABLED": "0",

@@ -185,6 +185,20 @@ func (r *Runner) WithBuildCache(dir string) (*Runner, error) {
 	return &c, nil
 }
 
+// WithEnv returns a Runner like r whose commands also get env (on top of
+// Config.Env); like Config.Env it cannot override what the sandbox sets.
+func (r *Runner) WithEnv(env map[string]string) *Runner {
+	c := *r
+	c.cfg.Env = make(map[string]string, len(r.cfg.Env)+len(env))
+	for k, v := range r.cfg.Env {
+		c.cfg.Env[k] = v
+	}
+	for k, v := range env {
+		c.cfg.Env[k] = v
+	}
+	return &c
+}
+
 // Config returns the configuration with defaults filled in.
 func (r *Runner) Config() Config { return r.cfg }
 

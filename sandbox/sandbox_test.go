@@ -264,7 +264,7 @@ func TestRun_Env(t *testing.T) {
 				env[k] = v
 			}
 			want := map[string]string{
-				"GOFLAGS": "-mod=readonly", "GOPROXY": "off", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local",
+				"GOFLAGS": "-mod=readonly -trimpath", "GOPROXY": "off", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local",
 				"GOTELEMETRY": "off", "GOWORK": "off", "KILN_INGEST_URL": "http://x",
 				"GOCACHE": r.Config().BuildCache, "GOMODCACHE": r.Config().ModCache,
 			}

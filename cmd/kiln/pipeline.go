@@ -31,7 +31,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, usage kiln.UsageStore) (ki
 		TemplatesDir: cfg.Templates,
 		Planner:      planner,
 		LLM:          steps,
-		Packager:     codegen.SourcePackager{},
+		Packager:     codegen.SourcePackager{BaseURL: cfg.PublicURL()},
 		Validate:     true,
 		Logger:       log,
 	})

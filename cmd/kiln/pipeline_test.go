@@ -3,14 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
 	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/client"
 	"github.com/kiln-build/kiln/pack"
 )
 
@@ -72,11 +79,13 @@ func TestRealPipeline(t *testing.T) {
 	for _, a := range arts {
 		kinds[a.Kind] = a
 	}
-	for _, k := range []string{kiln.ArtifactSourceTarGz, kiln.ArtifactSourceZip, kiln.ArtifactChecksums, kiln.ArtifactReport} {
+	for _, k := range []string{kiln.ArtifactSourceTarGz, kiln.ArtifactSourceZip, kiln.ArtifactOCIImage, kiln.ArtifactSBOM,
+		kiln.ArtifactProvenance, kiln.ArtifactChecksums, kiln.ArtifactReport} {
 		if kinds[k] == nil {
-			t.Errorf("no %s artifact among %d", k, len(arts))
+			t.Fatalf("no %s artifact among %d", k, len(arts))
 		}
 	}
+	requirePackaged(t, alice, done, arts)
 	var tgz bytes.Buffer
 	if _, err := alice.DownloadArtifact(ctx, kinds[kiln.ArtifactSourceTarGz].ID, &tgz); err != nil {
 		t.Fatal(err)
@@ -95,5 +104,76 @@ func TestRealPipeline(t *testing.T) {
 	}
 	if spec.Entity("task") == nil {
 		t.Errorf("planned spec lacks the task entity: %s", raw)
+	}
+}
+
+// requirePackaged downloads every artifact of a finished build through the
+// API and checks them against each other: SHA256SUMS lists and matches
+// every other artifact, the provenance names the build's spec and the
+// validation report, the SBOM lists the app's SQLite driver, and the OCI
+// image is a valid linux/amd64 image whose revision is the spec hash.
+func requirePackaged(t *testing.T, c *client.Client, b *kiln.Build, arts []*kiln.Artifact) {
+	t.Helper()
+	ctx := context.Background()
+	content := map[string][]byte{}
+	byKind := map[string][]byte{}
+	for _, a := range arts {
+		var buf bytes.Buffer
+		if _, err := c.DownloadArtifact(ctx, a.ID, &buf); err != nil {
+			t.Fatal(err)
+		}
+		content[a.Name], byKind[a.Kind] = buf.Bytes(), buf.Bytes()
+	}
+	sums := strings.Split(strings.TrimSpace(string(byKind[kiln.ArtifactChecksums])), "\n")
+	if len(sums) != len(arts)-1 {
+		t.Errorf("SHA256SUMS lists %d files for %d other artifacts", len(sums), len(arts)-1)
+	}
+	for _, line := range sums {
+		sum, name, _ := strings.Cut(line, "  ")
+		got := sha256.Sum256(content[name])
+		if content[name] == nil || hex.EncodeToString(got[:]) != sum {
+			t.Errorf("SHA256SUMS line %q does not match the artifact", line)
+		}
+	}
+
+	var prov pack.Provenance
+	if err := json.Unmarshal(byKind[kiln.ArtifactProvenance], &prov); err != nil {
+		t.Fatal(err)
+	}
+	report := sha256.Sum256(byKind[kiln.ArtifactReport])
+	if prov.SpecSHA256 != b.Spec.Hash() || prov.Planner != "rules" || prov.TemplateSet != "go-api" ||
+		prov.ReportSHA256 != hex.EncodeToString(report[:]) || prov.GoVersion == "" {
+		t.Errorf("provenance: %s", byKind[kiln.ArtifactProvenance])
+	}
+	if !bytes.Contains(byKind[kiln.ArtifactSBOM], []byte(`"name": "modernc.org/sqlite"`)) {
+		t.Errorf("the SBOM does not list modernc.org/sqlite:\n%s", byKind[kiln.ArtifactSBOM])
+	}
+
+	dir := t.TempDir()
+	if err := pack.ExtractTar(bytes.NewReader(byKind[kiln.ArtifactOCIImage]), dir, pack.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil || len(im.Manifests) != 1 {
+		t.Fatalf("image index: %v", err)
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("invalid image: %v", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.OS != "linux" || cf.Architecture != "amd64" || cf.Config.Labels[pack.LabelRevision] != b.Spec.Hash() ||
+		!strings.HasSuffix(cf.Config.Labels[pack.LabelSource], fmt.Sprintf("/apps/%d", b.AppID)) || len(cf.Config.Entrypoint) != 1 {
+		t.Errorf("image config: %+v", cf)
 	}
 }

@@ -75,6 +75,9 @@ type FixVars struct {
 	Attempt int
 }
 
+// Name returns "llm", the planner's name in a build's provenance.
+func (p *Planner) Name() string { return "llm" }
+
 // Plan implements codegen.Planner with the planner's default prompts.
 func (p *Planner) Plan(ctx context.Context, description string) (*kiln.AppSpec, error) {
 	prompts := p.Prompts

@@ -51,6 +51,9 @@ const Example = "a todo app with tasks (title, due date, done)"
 // use and safe for concurrent use.
 type Rules struct{}
 
+// Name returns "rules", the planner's name in a build's provenance.
+func (Rules) Name() string { return "rules" }
+
 // Plan reads description and returns the AppSpec it describes, which
 // always passes (*kiln.AppSpec).Validate. It returns an EInvalid
 // *kiln.Error (path "description") when the description is empty, longer
