@@ -49,20 +49,25 @@ func (s BuildStatus) Valid() bool {
 
 // Build is one run of the pipeline for an app. Number counts from 1 per app.
 type Build struct {
-	ID              int64       `json:"id"`
-	AppID           int64       `json:"app_id"`
-	OwnerID         int64       `json:"owner_id"`
-	Number          int         `json:"number"`
-	Status          BuildStatus `json:"status"`
-	Step            string      `json:"step,omitempty"` // the current or last step
-	Error           string      `json:"error,omitempty"`
-	Spec            *AppSpec    `json:"spec,omitempty"` // the spec the build used or planned
-	NoCache         bool        `json:"no_cache"`
-	CancelRequested bool        `json:"cancel_requested"`
-	Attempt         int         `json:"attempt"` // how many times a worker started it
-	CreatedAt       time.Time   `json:"created_at"`
-	StartedAt       *time.Time  `json:"started_at,omitempty"`
-	FinishedAt      *time.Time  `json:"finished_at,omitempty"`
+	ID      int64       `json:"id"`
+	AppID   int64       `json:"app_id"`
+	OwnerID int64       `json:"owner_id"`
+	Number  int         `json:"number"`
+	Status  BuildStatus `json:"status"`
+	Step    string      `json:"step,omitempty"` // the current or last step
+	Error   string      `json:"error,omitempty"`
+	Spec    *AppSpec    `json:"spec,omitempty"` // the spec the build used or planned
+	NoCache bool        `json:"no_cache"`
+	// CacheKey identifies what the build makes (spec, templates,
+	// toolchain, model settings); CachedFrom is the earlier build whose
+	// output it reused, when it was a cache hit.
+	CacheKey        string     `json:"cache_key,omitempty"`
+	CachedFrom      *int64     `json:"cached_from,omitempty"`
+	CancelRequested bool       `json:"cancel_requested"`
+	Attempt         int        `json:"attempt"` // how many times a worker started it
+	CreatedAt       time.Time  `json:"created_at"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	FinishedAt      *time.Time `json:"finished_at,omitempty"`
 }
 
 // Duration returns how long the build has run, or ran.
@@ -264,6 +269,23 @@ type BuildWork interface {
 	// ReleaseBuild gives a build back to the queue after an infrastructure
 	// failure, so the queue's retry can claim it again.
 	ReleaseBuild(ctx context.Context, id int64, lease string, reason string) error
+
+	// SetBuildCacheKey records the key of what the build makes, under
+	// which a later build can find it once it succeeded. EInvalid for a
+	// key longer than 128 bytes, EConflict when the lease was lost.
+	SetBuildCacheKey(ctx context.Context, id int64, lease, key string) error
+
+	// FindCachedBuild returns the owner's newest succeeded build with the
+	// cache key. ENotFound when there is none: failed, canceled and
+	// running builds and other owners' builds never count.
+	FindCachedBuild(ctx context.Context, ownerID int64, key string) (*Build, error)
+
+	// ReuseArtifacts records the artifacts of build from (which must have
+	// succeeded and belong to the same owner) as the build's own, pointing
+	// at the same blobs, sets the build's CachedFrom and returns the new
+	// artifacts. EConflict when the lease was lost or from cannot be
+	// reused, ENotFound when from does not exist.
+	ReuseArtifacts(ctx context.Context, id int64, lease string, from int64) ([]*Artifact, error)
 
 	// RescueStaleBuilds finds running builds whose heartbeat is older than
 	// staleBefore (their worker died). Those with fewer than maxAttempts

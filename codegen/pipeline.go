@@ -14,7 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+
 	"strings"
 
 	kiln "github.com/kiln-build/kiln"
@@ -87,6 +87,7 @@ type PackageInput struct {
 type Pipeline struct {
 	cfg  Config
 	warm *warmState
+	goVersionCache
 }
 
 // New returns a Pipeline; it checks that the template set exists and, when
@@ -159,6 +160,16 @@ func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec ki
 		return err
 	}
 
+	if cr, ok := rec.(CacheRecorder); ok {
+		key, err := p.cacheKey(set, spec, app)
+		if err != nil {
+			return err
+		}
+		if done, err := p.reuse(ctx, b, key, cr, rec); err != nil || done {
+			return err
+		}
+	}
+
 	dir := p.cfg.AppDir
 	if dir == "" {
 		dir = filepath.Join(p.cfg.WorkDir, fmt.Sprintf("build-%d-%d", b.ID, b.Attempt), "app")
@@ -187,7 +198,7 @@ func (p *Pipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec ki
 		return err
 	}
 
-	report := &Report{Spec: spec.Hash(), TemplateSet: set.Name, TemplateVersion: set.Version, Go: runtime.Version()}
+	report := &Report{Spec: spec.Hash(), TemplateSet: set.Name, TemplateVersion: set.Version, Go: p.toolchainVersion()}
 	w := &work{build: b, app: app, spec: spec, set: set, dir: dir, files: files, budget: budget}
 	if err := p.customize(ctx, w, rec, report); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"strings"
 
 	kiln "github.com/kiln-build/kiln"
@@ -44,16 +45,20 @@ func scanApp(r rowScanner) (*kiln.App, error) {
 
 var buildColumns = []string{
 	"id", "app_id", "owner_id", "number", "status", "step", "error", "spec", "no_cache",
-	"cancel_requested", "attempt", "created_at", "started_at", "finished_at",
+	"cancel_requested", "attempt", "created_at", "started_at", "finished_at", "cache_key", "cached_from",
 }
 
 func scanBuild(r rowScanner) (*kiln.Build, error) {
 	b := new(kiln.Build)
+	var cachedFrom sql.NullInt64
 	err := r.Scan(&b.ID, &b.AppID, &b.OwnerID, &b.Number, &b.Status, &b.Step, &b.Error,
 		specScan{&b.Spec}, boolScan{&b.NoCache}, boolScan{&b.CancelRequested}, &b.Attempt,
-		timeScan{&b.CreatedAt}, nullTimeScan{&b.StartedAt}, nullTimeScan{&b.FinishedAt})
+		timeScan{&b.CreatedAt}, nullTimeScan{&b.StartedAt}, nullTimeScan{&b.FinishedAt}, &b.CacheKey, &cachedFrom)
 	if err != nil {
 		return nil, err
+	}
+	if cachedFrom.Valid {
+		b.CachedFrom = &cachedFrom.Int64
 	}
 	return b, nil
 }

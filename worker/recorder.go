@@ -190,6 +190,37 @@ func (r *recorder) AddArtifact(ctx context.Context, kind, name string, content i
 	return a, nil
 }
 
+// SetCacheKey records the key of what the build makes (codegen's
+// CacheRecorder).
+func (r *recorder) SetCacheKey(ctx context.Context, key string) error {
+	if err := r.w.cfg.Work.SetBuildCacheKey(ctx, r.b.ID, r.lease, key); err != nil {
+		return fmt.Errorf("set build cache key: %w", err)
+	}
+	r.b.CacheKey = key
+	return nil
+}
+
+// CachedBuild returns the newest succeeded build of the same owner made
+// under key; ENotFound when there is none.
+func (r *recorder) CachedBuild(ctx context.Context, key string) (*kiln.Build, error) {
+	return r.w.cfg.Work.FindCachedBuild(ctx, r.b.OwnerID, key)
+}
+
+// ReuseArtifacts records the artifacts of an earlier build as this
+// build's, sharing their blobs.
+func (r *recorder) ReuseArtifacts(ctx context.Context, from *kiln.Build) ([]*kiln.Artifact, error) {
+	r.flush(ctx)
+	arts, err := r.w.cfg.Work.ReuseArtifacts(ctx, r.b.ID, r.lease, from.ID)
+	if err != nil {
+		return nil, fmt.Errorf("reuse artifacts of build %d: %w", from.ID, err)
+	}
+	r.b.CachedFrom = &from.ID
+	for _, a := range arts {
+		r.Logf("artifact %s (%d bytes, sha256 %s), from build %d", a.Name, a.Size, a.SHA256, from.ID)
+	}
+	return arts, nil
+}
+
 // lineWriter splits writes into log lines. A carriage return ends a line
 // too, so progress output does not pile up into one endless line.
 type lineWriter struct {

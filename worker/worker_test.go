@@ -109,6 +109,21 @@ func (f *fakeWork) CreateArtifact(_ context.Context, a *kiln.Artifact) error {
 	return nil
 }
 
+func (f *fakeWork) SetBuildCacheKey(_ context.Context, _ int64, lease, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.build.CacheKey = key
+	return f.check(lease)
+}
+
+func (f *fakeWork) FindCachedBuild(context.Context, int64, string) (*kiln.Build, error) {
+	return nil, kiln.Errorf(kiln.ENotFound, "no cached build")
+}
+
+func (f *fakeWork) ReuseArtifacts(context.Context, int64, string, int64) ([]*kiln.Artifact, error) {
+	return nil, kiln.Errorf(kiln.ENotFound, "no such build")
+}
+
 func (f *fakeWork) FinishBuild(_ context.Context, _ int64, lease string, s kiln.BuildStatus, msg string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

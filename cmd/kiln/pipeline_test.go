@@ -86,6 +86,7 @@ func TestRealPipeline(t *testing.T) {
 		}
 	}
 	requirePackaged(t, alice, done, arts)
+	requireCacheHit(t, alice, done, arts)
 	var tgz bytes.Buffer
 	if _, err := alice.DownloadArtifact(ctx, kinds[kiln.ArtifactSourceTarGz].ID, &tgz); err != nil {
 		t.Fatal(err)
@@ -104,6 +105,99 @@ func TestRealPipeline(t *testing.T) {
 	}
 	if spec.Entity("task") == nil {
 		t.Errorf("planned spec lacks the task entity: %s", raw)
+	}
+}
+
+// waitBuildDone waits for a build to end and returns it with its steps
+// and log.
+func waitBuildDone(t *testing.T, c *client.Client, id int64, d time.Duration) (*kiln.Build, []*kiln.Step, string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(d)
+	for {
+		b, steps, err := c.GetBuild(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Status.Terminal() || time.Now().After(deadline) {
+			page, err := c.Logs(ctx, id, 0, 5000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var log strings.Builder
+			for _, l := range page.Items {
+				log.WriteString(l.Text + "\n")
+			}
+			if b.Status != kiln.BuildSucceeded {
+				t.Fatalf("build %d %s: %s\n%s", id, b.Status, b.Error, log.String())
+			}
+			return b, steps, log.String()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// requireCacheHit rebuilds the app of first, a succeeded build: the
+// rebuild reuses first's checked output and artifacts (same blobs) and
+// ends at once, saying so in its log; a rebuild with no_cache runs every
+// check again.
+func requireCacheHit(t *testing.T, c *client.Client, first *kiln.Build, firstArts []*kiln.Artifact) {
+	t.Helper()
+	ctx := context.Background()
+	rb, err := c.CreateBuild(ctx, first.AppID, kiln.BuildCreate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hit, steps, log := waitBuildDone(t, c, rb.ID, time.Minute)
+	if !strings.Contains(log, fmt.Sprintf("cache hit: build %d (#%d of app %d)", first.ID, first.Number, first.AppID)) {
+		t.Errorf("the rebuild's log does not name the cache hit:\n%s", log)
+	}
+	if hit.CachedFrom == nil || *hit.CachedFrom != first.ID || hit.CacheKey == "" || hit.CacheKey != first.CacheKey {
+		t.Errorf("rebuild: cached_from %v, cache key %q (first %q)", hit.CachedFrom, hit.CacheKey, first.CacheKey)
+	}
+	for _, s := range steps {
+		if s.Name == "test" || s.Name == "render" {
+			t.Errorf("the cache hit ran the %s step", s.Name)
+		}
+	}
+	// The issue asks for under a second; a loaded CI machine gets slack.
+	took := hit.Duration(time.Now())
+	t.Logf("cache hit build took %s", took)
+	if took > 5*time.Second {
+		t.Errorf("the cache hit took %s", took)
+	}
+	arts, err := c.ListArtifacts(ctx, hit.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]string{}
+	for _, a := range firstArts {
+		sums[a.Name] = a.SHA256
+	}
+	if len(arts) != len(firstArts) {
+		t.Errorf("the cache hit has %d artifacts, the first build %d", len(arts), len(firstArts))
+	}
+	for _, a := range arts {
+		if sums[a.Name] != a.SHA256 || a.BuildID != hit.ID {
+			t.Errorf("reused artifact %+v differs from the first build's", a)
+		}
+	}
+	requirePackaged(t, c, hit, arts)
+
+	nb, err := c.CreateBuild(ctx, first.AppID, kiln.BuildCreate{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, steps, log := waitBuildDone(t, c, nb.ID, 8*time.Minute)
+	if full.CachedFrom != nil || strings.Contains(log, "cache hit") || !strings.Contains(log, "cache: not used (no_cache)") {
+		t.Errorf("the no_cache build reused a build (cached_from %v):\n%s", full.CachedFrom, log)
+	}
+	var tested bool
+	for _, s := range steps {
+		tested = tested || s.Name == "test"
+	}
+	if !tested {
+		t.Error("the no_cache build did not run the tests")
 	}
 }
 

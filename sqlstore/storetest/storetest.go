@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	t.Run("Builds", func(t *testing.T) { testBuilds(t, open) })
 	t.Run("Work", func(t *testing.T) { testWork(t, open) })
 	t.Run("Rescue", func(t *testing.T) { testRescue(t, open) })
+	t.Run("BuildCache", func(t *testing.T) { testBuildCache(t, open) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("Usage", func(t *testing.T) { testUsage(t, open) })
 	t.Run("WebSessions", func(t *testing.T) { testWebSessions(t, open) })
