@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,13 +46,16 @@ func (sp SourcePackager) Package(ctx context.Context, in PackageInput, rec kiln.
 	prefix := in.Spec.Name
 	fsys := pack.MapFS(in.Files)
 	// Every artifact's content, by artifact name, for SHA256SUMS.
-	sums := map[string]string{}
+	files := map[string][]byte{}
 	add := func(kind, name string, content []byte) error {
 		a, err := rec.AddArtifact(ctx, kind, name, bytes.NewReader(content))
 		if err != nil {
 			return err
 		}
-		sums[a.Name] = a.SHA256
+		if a.SHA256 != sha256Hex(content) {
+			return fmt.Errorf("artifact %s: stored sha256 %s differs from the content's", a.Name, a.SHA256)
+		}
+		files[a.Name] = content
 		return nil
 	}
 	var tgz, zip bytes.Buffer
@@ -72,7 +74,7 @@ func (sp SourcePackager) Package(ctx context.Context, in PackageInput, rec kiln.
 	if in.ReportJSON != nil {
 		// The validation step stored the report already; it is listed
 		// and vouched for with the rest.
-		sums[reportName] = sha256Hex(in.ReportJSON)
+		files[reportName] = in.ReportJSON
 	}
 
 	if in.Runner != nil {
@@ -144,8 +146,8 @@ func (sp SourcePackager) Package(ctx context.Context, in PackageInput, rec kiln.
 		if in.ReportJSON != nil {
 			prov.ReportSHA256 = sha256Hex(in.ReportJSON)
 		}
-		for name, sum := range sums {
-			prov.Subjects = append(prov.Subjects, pack.Subject{Name: name, SHA256: sum})
+		for name, content := range files {
+			prov.Subjects = append(prov.Subjects, pack.Subject{Name: name, SHA256: sha256Hex(content)})
 		}
 		pj, err := prov.JSON()
 		if err != nil {
@@ -156,7 +158,7 @@ func (sp SourcePackager) Package(ctx context.Context, in PackageInput, rec kiln.
 		}
 	}
 
-	return add(kiln.ArtifactChecksums, "SHA256SUMS", checksumList(sums))
+	return add(kiln.ArtifactChecksums, "SHA256SUMS", pack.Checksums(files))
 }
 
 // reportName is the validation report's artifact name.
@@ -203,21 +205,6 @@ func (sp SourcePackager) buildStatic(ctx context.Context, in PackageInput, rec k
 
 // maxImageBinary bounds the app binary put into an image.
 const maxImageBinary = 512 << 20
-
-// checksumList returns a SHA256SUMS file from name → hex sha256, sorted
-// by name, in the format `sha256sum -c` reads.
-func checksumList(sums map[string]string) []byte {
-	names := make([]string, 0, len(sums))
-	for n := range sums {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	var list bytes.Buffer
-	for _, n := range names {
-		fmt.Fprintf(&list, "%s  %s\n", sums[n], n)
-	}
-	return list.Bytes()
-}
 
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
