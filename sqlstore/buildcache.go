@@ -51,7 +51,7 @@ func (w *BuildWork) FindCachedBuild(ctx context.Context, ownerID int64, key stri
 }
 
 // ReuseArtifacts copies the artifact rows of build from to build id (the
-// blobs are shared, not copied), sets id's cached_from and appends an
+// blobs are shared, not copied) in place of any id has, sets id's cached_from and appends an
 // artifact event per copy. EConflict when the lease was lost, when from is
 // id itself, has not succeeded or belongs to another owner; ENotFound when
 // from does not exist.
@@ -79,6 +79,10 @@ func (w *BuildWork) ReuseArtifacts(ctx context.Context, id int64, lease string, 
 			return kiln.Errorf(kiln.EConflict, "build %d belongs to another owner; its artifacts are not shared", from)
 		case src.Status != kiln.BuildSucceeded:
 			return kiln.Errorf(kiln.EConflict, "build %d %s; only a succeeded build is reused", from, src.Status)
+		}
+		// A retried attempt may have copied them already.
+		if _, err := c.exec(ctx, "DELETE FROM artifacts WHERE build_id = ?", id); err != nil {
+			return fmt.Errorf("reuse artifacts: %w", err)
 		}
 		rows, err := c.query(ctx, `INSERT INTO artifacts (build_id, kind, name, size, sha256, location, created_at)
 			SELECT ?, kind, name, size, sha256, location, ? FROM artifacts WHERE build_id = ? ORDER BY id
