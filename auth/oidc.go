@@ -109,6 +109,9 @@ type OIDC struct {
 
 	mu        sync.Mutex
 	prov      *oidc.Provider
+	// idVerifier checks ID tokens, accessVerifier the signature and issuer
+	// of access tokens; both share the provider's cached JWKS.
+	idVerifier, accessVerifier *oidc.IDTokenVerifier
 	discErr   error
 	discAt    time.Time
 	knownKids map[string]bool
@@ -152,12 +155,25 @@ func (o *OIDC) provider(ctx context.Context) (*oidc.Provider, error) {
 		o.discAt = now
 		if o.discErr != nil {
 			o.logger.WarnContext(ctx, "oidc discovery failed", slog.String("issuer", o.cfg.Issuer), slog.Any("error", o.discErr))
+		} else {
+			// Verifier (not VerifierContext, which starts an empty key
+			// set each call) keeps one JWKS cache for the process.
+			o.idVerifier = o.prov.Verifier(&oidc.Config{ClientID: o.cfg.ClientID, Now: o.svc.cfg.Now})
+			o.accessVerifier = o.prov.Verifier(&oidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true})
 		}
 	}
 	if o.prov == nil {
 		return nil, kiln.Errorf(kiln.EUnavailable, "the identity provider cannot be reached; try again later")
 	}
 	return o.prov, nil
+}
+
+// verifiers returns the token verifiers; provider must have succeeded.
+func (o *OIDC) verifiers() (v struct{ id, access *oidc.IDTokenVerifier }) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	v.id, v.access = o.idVerifier, o.accessVerifier
+	return v
 }
 
 func (o *OIDC) oauth2Config(p *oidc.Provider, redirectURI string) *oauth2.Config {
@@ -210,7 +226,7 @@ func (o *OIDC) sessionFromToken(ctx context.Context, p *oidc.Provider, tok *oaut
 	if rawID == "" {
 		return nil, errUnauthorized("the identity provider sent no ID token (is the openid scope allowed?)")
 	}
-	idt, err := p.VerifierContext(o.clientCtx(ctx), &oidc.Config{ClientID: o.cfg.ClientID, Now: o.svc.cfg.Now}).Verify(ctx, rawID)
+	idt, err := o.verifiers().id.Verify(ctx, rawID)
 	if err != nil {
 		o.logger.InfoContext(ctx, "oidc id token refused", slog.Any("error", err))
 		return nil, errUnauthorized("the identity provider's ID token is not valid")
@@ -526,8 +542,7 @@ func (o *OIDC) authenticate(ctx context.Context, token string) (*kiln.User, erro
 	if err != nil {
 		return nil, err
 	}
-	v := p.VerifierContext(o.clientCtx(ctx), &oidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true})
-	t, err := v.Verify(ctx, token)
+	t, err := o.verifiers().access.Verify(ctx, token)
 	if err != nil {
 		return nil, fmt.Errorf("verify provider token: %w", err)
 	}

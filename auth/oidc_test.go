@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,7 +259,8 @@ func TestOIDCLogin(t *testing.T) {
 func TestOIDCAccessTokens(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	h := newOIDCHarness(t, nil)
+	jwks := &countingTransport{path: "/jwks"}
+	h := newOIDCHarness(t, func(c *auth.OIDCConfig) { c.HTTPClient = &http.Client{Transport: jwks} })
 	h.MustSignup(t, "root@example.com")
 	h.idp.SetUser(t, oidcmock.User{Sub: "sub-dave", Email: "dave@example.com", EmailVerified: true, Groups: []string{"kiln-admins"}})
 	token := func(claims, header map[string]any) string { return h.idp.AccessToken(t, testClientID, claims, header) }
@@ -275,6 +277,15 @@ func TestOIDCAccessTokens(t *testing.T) {
 	again, err := h.svc.Authenticate(ctx, token(nil, nil))
 	if err != nil || again.ID != u.ID {
 		t.Fatalf("second token = %+v, %v", again, err)
+	}
+	// The provider's keys are fetched once, not per request.
+	for range 20 {
+		if _, err := h.svc.Authenticate(ctx, token(nil, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := jwks.count(); n != 1 {
+		t.Fatalf("22 verified tokens fetched the JWKS %d times, want once", n)
 	}
 	// aud instead of Cognito's client_id works too, and so does a small skew.
 	now := time.Now()
@@ -322,4 +333,36 @@ func TestOIDCAccessTokens(t *testing.T) {
 			assertCode(t, err, kiln.EUnauthorized)
 		})
 	}
+	// Unknown kids refetch the JWKS (the provider may have rotated), but
+	// not on every request.
+	before := jwks.count()
+	for range 20 {
+		_, err := h.svc.Authenticate(ctx, token(nil, map[string]any{"kid": "rotated-" + randomHex(4)}))
+		assertCode(t, err, kiln.EUnauthorized)
+	}
+	if n := jwks.count() - before; n > 1 {
+		t.Fatalf("20 tokens with unknown kids fetched the JWKS %d times, want at most once", n)
+	}
+}
+
+// countingTransport counts requests to one path.
+type countingTransport struct {
+	path string
+	mu   sync.Mutex
+	n    int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path == c.path {
+		c.mu.Lock()
+		c.n++
+		c.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *countingTransport) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }
