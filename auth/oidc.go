@@ -107,15 +107,15 @@ type OIDC struct {
 	cfg    OIDCConfig
 	logger *slog.Logger
 
-	mu   sync.Mutex
-	prov *oidc.Provider
+	mu        sync.Mutex
+	prov      *oidc.Provider
+	discErr   error
+	discAt    time.Time
+	knownKids map[string]bool
+	kidMissAt time.Time
 	// idVerifier checks ID tokens, accessVerifier the signature and issuer
 	// of access tokens; both share the provider's cached JWKS.
 	idVerifier, accessVerifier *oidc.IDTokenVerifier
-	discErr                    error
-	discAt                     time.Time
-	knownKids                  map[string]bool
-	kidMissAt                  time.Time
 }
 
 var _ kiln.OIDCService = (*OIDC)(nil)

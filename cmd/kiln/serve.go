@@ -127,6 +127,9 @@ func runServer(ctx context.Context, cfg config.Config, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "  data:      %s\n", m.StorageSummary())
 		fmt.Fprintf(stdout, "  API docs:  %s/docs\n", m.URL())
 		fmt.Fprintf(stdout, "  sign up:   kiln signup --server %s --email you@example.com\n", m.URL())
+		if o := cfg.Auth.OIDC; o.Enabled() {
+			fmt.Fprintf(stdout, "  log in:    with %s (%s): kiln login --oidc --server %s\n", o.Name, o.Issuer, m.URL())
+		}
 		fmt.Fprintf(stdout, "  mail:      written to this server's log (verification links too)\n")
 		if cfg.Dev {
 			fmt.Fprintf(stdout, "  dev mail:  %s/dev/mail\n", m.URL())
