@@ -203,6 +203,9 @@ func (r *runner) buildsGetCmd() *cobra.Command {
 				if b.Attempt > 1 {
 					row(w, "Attempts:", b.Attempt)
 				}
+				if b.CachedFrom != nil {
+					row(w, "Cache:", fmt.Sprintf("hit: reused the checked output and artifacts of build %d", *b.CachedFrom))
+				}
 				if b.Error != "" {
 					row(w, "Error:", cell(b.Error))
 				}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/kiln-build/kiln/codegen"
 	"github.com/kiln-build/kiln/config"
 	"github.com/kiln-build/kiln/llm/llmtest"
+	"github.com/kiln-build/kiln/pack"
 	"github.com/kiln-build/kiln/worker"
 )
 
@@ -165,23 +168,7 @@ func requireNoKey(tb testing.TB, m *Main, logs *syncBuffer, c *client.Client, d 
 			tb.Fatal(err)
 		}
 		check("artifact "+a.Name, buf.Bytes())
-		if strings.HasSuffix(a.Name, ".tar.gz") {
-			zr, err := gzip.NewReader(bytes.NewReader(buf.Bytes()))
-			if err != nil {
-				tb.Fatal(err)
-			}
-			tr := tar.NewReader(zr)
-			for {
-				h, err := tr.Next()
-				if err == io.EOF {
-					break
-				} else if err != nil {
-					tb.Fatal(err)
-				}
-				b, _ := io.ReadAll(tr)
-				check(a.Name+"/"+h.Name, b)
-			}
-		}
+		forEachUnpacked(tb, a.Name, buf.Bytes(), check)
 	}
 	err = filepath.WalkDir(m.Config.DataDir, func(p string, e os.DirEntry, err error) error {
 		if err != nil || e.IsDir() || strings.Contains(p, filepath.Join("cache", "go-build")) {
@@ -196,6 +183,64 @@ func requireNoKey(tb testing.TB, m *Main, logs *syncBuffer, c *client.Client, d 
 	})
 	if err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// forEachUnpacked calls fn with every file inside an archive artifact
+// (.tar.gz, .zip, and the OCI archive with its gzip-compressed layers),
+// recursively, so a check sees the content and not the compressed bytes.
+func forEachUnpacked(tb testing.TB, name string, b []byte, fn func(where string, b []byte)) {
+	tb.Helper()
+	readTar := func(r io.Reader) {
+		tr := tar.NewReader(r)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				return
+			} else if err != nil {
+				tb.Fatalf("%s: %v", name, err)
+			}
+			body, err := io.ReadAll(tr)
+			if err != nil {
+				tb.Fatalf("%s: %v", name, err)
+			}
+			fn(name+"/"+h.Name, body)
+			forEachUnpacked(tb, name+"/"+h.Name, body, fn)
+		}
+	}
+	switch {
+	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}): // gzip: a .tar.gz or an image layer
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		raw, err := io.ReadAll(zr)
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		fn(name+" (gunzipped)", raw)
+		if len(raw) > 262 && string(raw[257:262]) == "ustar" {
+			readTar(bytes.NewReader(raw))
+		}
+	case strings.HasSuffix(name, ".tar"):
+		readTar(bytes.NewReader(b))
+	case strings.HasSuffix(name, ".zip"):
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		for _, f := range zr.File {
+			rc, err := f.Open()
+			if err != nil {
+				tb.Fatalf("%s: %v", name, err)
+			}
+			body, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				tb.Fatalf("%s: %v", name, err)
+			}
+			fn(name+"/"+f.Name, body)
+		}
 	}
 }
 
@@ -378,6 +423,29 @@ func TestLLMRepair(t *testing.T) {
 			}
 		}
 		requireNoKey(t, m, logs, alice, d, log)
+		// The provenance names the model that planned, customized and
+		// repaired the app; the image was built from the repaired code.
+		var kinds []string
+		for _, a := range mustArtifacts(t, alice, b.ID) {
+			kinds = append(kinds, a.Kind)
+			if a.Kind != kiln.ArtifactProvenance {
+				continue
+			}
+			var buf bytes.Buffer
+			if _, err := alice.DownloadArtifact(ctx, a.ID, &buf); err != nil {
+				t.Fatal(err)
+			}
+			var prov pack.Provenance
+			if err := json.Unmarshal(buf.Bytes(), &prov); err != nil {
+				t.Fatal(err)
+			}
+			if prov.Model != "gpt-e2e" || prov.Planner != "llm" {
+				t.Errorf("provenance: %s", buf.Bytes())
+			}
+		}
+		if !slices.Contains(kinds, kiln.ArtifactOCIImage) || !slices.Contains(kinds, kiln.ArtifactProvenance) {
+			t.Errorf("artifact kinds %v", kinds)
+		}
 	})
 
 	t.Run("FailingTestRepaired", func(t *testing.T) {
