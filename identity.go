@@ -44,6 +44,9 @@ type OIDCCodeLogin struct {
 	CodeVerifier string `json:"code_verifier" minLength:"43" maxLength:"128" doc:"The PKCE verifier whose S256 challenge went to the authorization endpoint."`
 	RedirectURI  string `json:"redirect_uri" maxLength:"2048" doc:"The redirect_uri used at the authorization endpoint."`
 	Nonce        string `json:"nonce" minLength:"16" maxLength:"256" doc:"The nonce sent to the authorization endpoint; the ID token must carry it."`
+	// IP is the client's address, for the failed-login limit (set by the
+	// server, never read from the body).
+	IP string `json:"-"`
 }
 
 // OIDCDeviceAuth is a started device authorization (RFC 8628).

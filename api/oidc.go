@@ -43,6 +43,7 @@ func (s *Server) registerOIDC() {
 		if s.cfg.OIDC == nil {
 			return nil, s.err.problem(ctx, errNoOIDC)
 		}
+		in.Body.IP = clientIP(ctx)
 		sess, err := s.cfg.OIDC.LoginWithCode(ctx, in.Body)
 		if err != nil {
 			return nil, s.err.problem(ctx, err)

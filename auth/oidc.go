@@ -211,12 +211,30 @@ func (o *OIDC) LoginWithCode(ctx context.Context, in kiln.OIDCCodeLogin) (*kiln.
 	if in.Code == "" || in.CodeVerifier == "" || in.Nonce == "" || in.RedirectURI == "" {
 		return nil, kiln.Errorf(kiln.EInvalid, "code, code_verifier, nonce and redirect_uri are required")
 	}
+	// Failed exchanges count against the IP like failed password logins:
+	// each costs a request to the provider.
+	ip, now := ipKey(in.IP), o.svc.now()
+	if ip != "" {
+		if wait := o.svc.ipLimiter.retryAfter(ip, now); wait > 0 {
+			return nil, rateLimited("too many failed logins, try again later", wait)
+		}
+	}
+	fail := func(err error) error {
+		if ip != "" && isCode(err, kiln.EUnauthorized) {
+			o.svc.ipLimiter.fail(ip, now)
+		}
+		return err
+	}
 	tok, err := o.oauth2Config(p, in.RedirectURI).Exchange(o.clientCtx(ctx), in.Code, oauth2.VerifierOption(in.CodeVerifier))
 	if err != nil {
 		o.logger.InfoContext(ctx, "oidc code exchange failed", slog.Any("error", err))
-		return nil, errUnauthorized("the identity provider refused the login")
+		return nil, fail(errUnauthorized("the identity provider refused the login"))
 	}
-	return o.sessionFromToken(ctx, p, tok, in.Nonce)
+	sess, err := o.sessionFromToken(ctx, p, tok, in.Nonce)
+	if err != nil {
+		return nil, fail(err)
+	}
+	return sess, nil
 }
 
 // sessionFromToken verifies the ID token of a token response (and its

@@ -231,6 +231,25 @@ func TestOIDCLogin(t *testing.T) {
 		assertCode(t, err, kiln.EUnauthorized)
 	})
 
+	t.Run("ErrRateLimited", func(t *testing.T) {
+		t.Parallel()
+		h := newOIDCHarness(t, nil)
+		bogus := kiln.OIDCCodeLogin{Code: "guessed", CodeVerifier: oauth2.GenerateVerifier(), RedirectURI: "http://127.0.0.1:9/cb",
+			Nonce: randomHex(16), IP: "192.0.2.7"}
+		for range auth.DefaultLoginIPMax {
+			_, err := h.oidc.LoginWithCode(ctx, bogus)
+			assertCode(t, err, kiln.EUnauthorized)
+		}
+		_, err := h.oidc.LoginWithCode(ctx, bogus)
+		if e := assertCode(t, err, kiln.ERateLimited); e.RetryAfter <= 0 {
+			t.Fatalf("RetryAfter = %v", e.RetryAfter)
+		}
+		// Another address is not affected.
+		bogus.IP = "198.51.100.1"
+		_, err = h.oidc.LoginWithCode(ctx, bogus)
+		assertCode(t, err, kiln.EUnauthorized)
+	})
+
 	t.Run("ErrProviderDown", func(t *testing.T) {
 		t.Parallel()
 		svc, _ := newRealClockService(t)
