@@ -113,7 +113,14 @@ func (s *SMTP) Send(ctx context.Context, m *kiln.Mail) error {
 		opts = append(opts, gomail.WithTLSConfig(s.cfg.TLSConfig))
 	}
 	if s.cfg.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+		// Over TLS the strongest mechanism the server offers; without TLS
+		// only PLAIN, which go-mail sends to a server on this machine
+		// alone, so credentials never cross a network in the clear.
+		auth := gomail.SMTPAuthAutoDiscover
+		if s.cfg.TLS == TLSNone {
+			auth = gomail.SMTPAuthPlain
+		}
+		opts = append(opts, gomail.WithSMTPAuth(auth),
 			gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.cfg.Password))
 	}
 	client, err := gomail.NewClient(s.cfg.Host, opts...)

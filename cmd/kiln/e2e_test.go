@@ -94,6 +94,12 @@ func MustMain(tb testing.TB, dbURL, dataDir string, roles []string, p kiln.Pipel
 	cfg.Build.WarmCache = tb.Name() == "TestRealPipeline"
 	cfg.Log.Level = "info"
 	cfg.Log.Format = "text"
+	return MustMainConfig(tb, cfg, p, tune...)
+}
+
+// MustMainConfig is MustMain with the whole configuration given.
+func MustMainConfig(tb testing.TB, cfg config.Config, p kiln.Pipeline, tune ...func(*worker.Config)) *Main {
+	tb.Helper()
 	logs := &syncBuffer{}
 	m := NewMain(cfg, logs)
 	m.Pipeline = p
