@@ -33,6 +33,8 @@ func (p *Portal) accountPage(w http.ResponseWriter, r *http.Request, s *session)
 		pg.Notice = "The token is revoked; programs using it can no longer sign in with it."
 	case "sent":
 		pg.Notice = "A new verification mail is on its way."
+	case "notifications":
+		pg.Notice = "Your mail settings are saved."
 	}
 	return p.showAccount(w, r, s, http.StatusOK, pg)
 }
@@ -105,6 +107,9 @@ type adminPage struct {
 	UsersCursor string
 	AppNames    map[int64]string // by app id
 	Owners      map[int64]string // emails by user id, for the newest users
+	// FailedMail are the outbox messages that ran out of attempts.
+	FailedMail []*kiln.MailMessage
+	Notice     string
 }
 
 func (p *Portal) adminPage(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -123,6 +128,13 @@ func (p *Portal) adminPage(w http.ResponseWriter, r *http.Request, s *session) e
 		return err
 	}
 	pg := &adminPage{Users: users, UsersNext: unext, Builds: builds, BuildsNext: bnext, AppNames: map[int64]string{}, Owners: map[int64]string{}}
+	pg.FailedMail, _, err = s.api.AdminListMail(ctx, kiln.MailFailed, kiln.Page{Limit: 50})
+	if err != nil && kiln.ErrorCode(err) != kiln.EUnavailable {
+		return err
+	}
+	if q.Get("msg") == "mail-retried" {
+		pg.Notice = "The message is queued again; it leaves the list once it is being sent."
+	}
 	// Name the builds' apps and owners: apps one by one (at most a page of
 	// them), owners from the newest users.
 	for _, b := range builds {

@@ -38,6 +38,8 @@ func (p *Portal) loginPage(w http.ResponseWriter, r *http.Request, s *session) e
 		f.Notice = "You are logged out."
 	case "verified":
 		f.Notice = "Your email address is verified. Log in to continue."
+	case "reset":
+		f.Notice = "Your password is changed. Log in with the new one."
 	}
 	f.Title = "Log in"
 	f.OIDCName = p.oidcProviderName(r)

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,9 @@ type env struct {
 	work   kiln.BuildWork
 	blobs  *blob.Local
 	clock  *clock
+	// bounce makes mail to bounce@… fail for good, as a mail server
+	// refusing the address would.
+	bounce atomic.Bool
 	// logs collects the server's log for failing tests.
 	logs *bytes.Buffer
 }
@@ -85,7 +89,7 @@ func MustEnv(tb testing.TB, opts ...func(*portal.Config)) *env {
 	}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: e.logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e.mailer = mail.NewDevMailer(log)
-	queuetest.StartMail(tb, db, e.mailer)
+	queuetest.StartMail(tb, db, &bounceSender{next: e.mailer, bounce: &e.bounce})
 	e.srv = httptest.NewUnstartedServer(nil)
 	base := "http://" + e.srv.Listener.Addr().String()
 	authSvc, err := auth.New(sqlstore.NewAuthStore(db), auth.Config{
@@ -379,4 +383,18 @@ func (e *env) MustMail(tb testing.TB, email, kind, notLink string) kiln.Mail {
 		tb.Fatalf("no %s mail to %s: %v", kind, email, err)
 	}
 	return m
+}
+
+// bounceSender refuses mail to bounce@… for good while bounce is set and
+// hands everything else to next.
+type bounceSender struct {
+	next   kiln.Mailer
+	bounce *atomic.Bool
+}
+
+func (b *bounceSender) Send(ctx context.Context, m *kiln.Mail) error {
+	if b.bounce.Load() && strings.HasPrefix(m.To, "bounce@") {
+		return fmt.Errorf("550 5.1.1 no such user: %w", kiln.ErrPermanentMail)
+	}
+	return b.next.Send(ctx, m)
 }

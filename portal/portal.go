@@ -119,6 +119,10 @@ func (p *Portal) routes() {
 	mux.Handle("GET /verify-email", p.public(p.verifyPage))
 	mux.Handle("POST /verify-email", p.public(p.verify))
 	mux.Handle("POST /logout", p.public(p.logout))
+	mux.Handle("GET /forgot-password", p.public(p.forgotPage))
+	mux.Handle("POST /forgot-password", p.public(p.forgot))
+	mux.Handle("GET /reset-password", p.public(p.resetPage))
+	mux.Handle("POST /reset-password", p.public(p.reset))
 	if p.cfg.Dev {
 		mux.Handle("GET /dev/mailbox", p.public(p.devMailbox))
 	}
@@ -148,6 +152,8 @@ func (p *Portal) routes() {
 	mux.Handle("POST /account/tokens", p.user(p.createToken))
 	mux.Handle("POST /account/tokens/{id}/revoke", p.user(p.revokeToken))
 	mux.Handle("POST /account/resend-verification", p.user(p.resendVerification))
+	mux.Handle("POST /account/notifications", p.user(p.saveNotifications))
+	mux.Handle("POST /admin/mail/{id}/retry", p.user(p.retryMail))
 	mux.Handle("GET /admin", p.user(p.adminPage))
 	p.mux = mux
 

@@ -271,6 +271,7 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`//h1[text()="Check your email"]`))
 	ada.checkA11y(axe, "check-email")
 
+	MustMail(t, m, "ada@example.com", "verify_email") // the outbox delivers a moment later
 	ada.do("open the verification link from the dev mailbox",
 		chromedp.Click(`//main//a[text()="dev mailbox"]`),
 		chromedp.WaitVisible(chromedp.CSS(`a.mail-link[data-kind="verify_email"]`)),
@@ -516,6 +517,45 @@ func TestPortalInBrowser(t *testing.T) {
 	if strings.Contains(evalIn[string](bob, `document.body.innerText`), "library") {
 		t.Error("the not-found page shows the other user's app")
 	}
+
+	// Ada forgets her password on another browser: forgot → mail → reset
+	// → log in with the new one.
+	forgot := newTab(t, root, chromedp.WithNewBrowserContext())
+	forgot.do("ask for a reset link",
+		chromedp.Navigate(base+"/login"),
+		chromedp.Click(`//a[text()="Forgot your password?"]`),
+		chromedp.WaitVisible(`//h1[text()="Forgot your password?"]`))
+	forgot.checkA11y(axe, "forgot-password")
+	forgot.do("send the form",
+		chromedp.SetValue(chromedp.CSS(`#email`), "ada@example.com"),
+		chromedp.Click(`//button[text()="Mail me a reset link"]`),
+		chromedp.WaitVisible(`//p[contains(., "If an account has this address")]`))
+	MustMail(t, m, "ada@example.com", "password_reset")
+	forgot.do("open the reset link from the dev mailbox",
+		chromedp.Click(`//main//a[text()="dev mailbox"]`),
+		chromedp.WaitVisible(chromedp.CSS(`a.mail-link[data-kind="password_reset"]`)),
+		chromedp.Click(chromedp.CSS(`a.mail-link[data-kind="password_reset"]`)),
+		chromedp.WaitVisible(`//button[text()="Set the new password"]`))
+	forgot.checkA11y(axe, "reset-password")
+	forgot.do("choose a new password",
+		chromedp.SetValue(chromedp.CSS(`#password`), "a brand new passphrase"),
+		chromedp.SetValue(chromedp.CSS(`#password_confirm`), "a brand new passphrase"),
+		chromedp.Click(`//button[text()="Set the new password"]`),
+		chromedp.WaitVisible(`//p[contains(., "Your password is changed")]`))
+	forgot.do("log in with it",
+		chromedp.SetValue(chromedp.CSS(`#email`), "ada@example.com"),
+		chromedp.SetValue(chromedp.CSS(`#password`), "a brand new passphrase"),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(`//td//a[text()="library"]`))
+	forgot.do("turn build mail off",
+		chromedp.Navigate(base+"/account"),
+		chromedp.Click(chromedp.CSS(`#notify-builds`)),
+		chromedp.Click(`//button[text()="Save mail settings"]`),
+		chromedp.WaitVisible(`//p[text()="Your mail settings are saved."]`))
+	if evalIn[bool](forgot, `document.getElementById("notify-builds").checked`) {
+		t.Error("build mail still on after unticking and saving")
+	}
+	forgot.checkA11y(axe, "account-mail")
 }
 
 func jsString(s string) string {

@@ -5,6 +5,7 @@ package queuetest
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -24,7 +25,8 @@ func StartMail(tb testing.TB, db *sqlstore.DB, sender kiln.Mailer) *queue.Queue 
 	}
 	q, err := queue.New(queue.Config{
 		Dialect: db.Dialect(), DB: db.Writer(), Pool: db.PgxPool(), PollInterval: 20 * time.Millisecond,
-		Mail: &queue.MailConfig{Outbox: sqlstore.NewMailStore(db), Sender: sender, RetryBase: 50 * time.Millisecond},
+		Logger: slog.New(slog.DiscardHandler),
+		Mail:   &queue.MailConfig{Outbox: sqlstore.NewMailStore(db), Sender: sender, RetryBase: 50 * time.Millisecond},
 	})
 	if err != nil {
 		tb.Fatalf("queue: %v", err)
