@@ -130,9 +130,16 @@ func runServer(ctx context.Context, cfg config.Config, stdout, stderr io.Writer)
 		if o := cfg.Auth.OIDC; o.Enabled() {
 			fmt.Fprintf(stdout, "  log in:    with %s (%s): kiln login --oidc --server %s\n", o.Name, o.Issuer, m.URL())
 		}
-		fmt.Fprintf(stdout, "  mail:      written to this server's log (verification links too)\n")
-		if cfg.Dev {
-			fmt.Fprintf(stdout, "  dev mail:  %s/dev/mail\n", m.URL())
+		switch cfg.Mail.Sender {
+		case "smtp":
+			fmt.Fprintf(stdout, "  mail:      sent through %s:%d (outbox with retries; kiln admin mail list)\n", cfg.Mail.SMTP.Host, cfg.Mail.SMTP.Port)
+		case "ses":
+			fmt.Fprintf(stdout, "  mail:      sent through Amazon SES (outbox with retries; kiln admin mail list)\n")
+		default:
+			fmt.Fprintf(stdout, "  mail:      written to this server's log (verification links too)\n")
+			if cfg.Dev {
+				fmt.Fprintf(stdout, "  dev mail:  %s/dev/mail\n", m.URL())
+			}
 		}
 	} else {
 		fmt.Fprintf(stdout, "Kiln %s worker running (%s)\n", versionString(), m.StorageSummary())
