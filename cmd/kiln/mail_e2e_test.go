@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -376,4 +378,63 @@ func TestMailOverSES(t *testing.T) {
 	if u, err := anon.VerifyEmail(ctx, link.Query().Get("token")); err != nil || !u.EmailVerified {
 		t.Fatalf("verify with the token mailed through SES: %+v %v", u, err)
 	}
+}
+
+// TestPasswordResetNoAccountLeak asks a real server for reset links for
+// accounts that exist and addresses that do not: the answers are
+// byte-for-byte the same and take about the same time (medians within a
+// factor of 1.5; typically 1.1, both near auth.DefaultResetMinTime).
+func TestPasswordResetNoAccountLeak(t *testing.T) {
+	t.Parallel()
+	m := MustMain(t, "", t.TempDir(), []string{"api", "worker"}, testPipeline{})
+	ctx := context.Background()
+	for _, e := range []string{"k1@example.com", "k2@example.com"} {
+		if _, err := client.New(m.URL()).Signup(ctx, e, "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ask := func(email string) (int, string, time.Duration) {
+		start := time.Now()
+		resp, err := http.Post(m.URL()+"/v1/auth/password-reset", "application/json",
+			strings.NewReader(`{"email":"`+email+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body strings.Builder
+		if _, err := io.Copy(&body, resp.Body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body.String(), time.Since(start)
+	}
+	median := func(emails ...string) (time.Duration, string) {
+		var ds []time.Duration
+		var answer string
+		// Each address allows 3 requests per window.
+		for range 3 {
+			for _, e := range emails {
+				status, body, d := ask(e)
+				if status != http.StatusAccepted {
+					t.Fatalf("%s: %d %s", e, status, body)
+				}
+				if answer != "" && body != answer {
+					t.Fatalf("answers differ:\n%s\n%s", answer, body)
+				}
+				answer = body
+				ds = append(ds, d)
+			}
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2], answer
+	}
+	known, knownAnswer := median("k1@example.com", "k2@example.com")
+	unknown, unknownAnswer := median("u1@example.com", "u2@example.com")
+	t.Logf("median reset request: existing account %v, unknown address %v", known, unknown)
+	if knownAnswer != unknownAnswer {
+		t.Fatalf("the answer tells whether the account exists:\n%s\n%s", knownAnswer, unknownAnswer)
+	}
+	if ratio := float64(known) / float64(unknown); ratio < 1/1.5 || ratio > 1.5 {
+		t.Fatalf("median %v for existing accounts against %v for unknown addresses (ratio %.2f): the timing tells", known, unknown, ratio)
+	}
+	MustMail(t, m, "k1@example.com", "password_reset")
 }

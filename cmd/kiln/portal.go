@@ -19,7 +19,9 @@ import (
 func (m *Main) startPortal(ctx context.Context, baseURL string) (http.Handler, error) {
 	sessions := sqlstore.NewWebSessionStore(m.DB)
 	p, err := portal.New(portal.Config{
-		API: m.Server, Sessions: sessions, BaseURL: baseURL, Dev: m.Config.Dev, Logger: m.Logger,
+		API: m.Server, Sessions: sessions, BaseURL: baseURL, Logger: m.Logger,
+		// The dev mailbox exists only with the log sender.
+		Dev: m.Config.Dev && m.Mailer != nil,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("portal: %w", err)
