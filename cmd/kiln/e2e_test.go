@@ -318,4 +318,21 @@ func TestScaleOut(t *testing.T) {
 	if err != nil || len(arts) != 1 {
 		t.Fatalf("artifacts from node 2: %v %v", arts, err)
 	}
+
+	// A signing-key rotation on node 1 reaches node 2 at once: it verifies
+	// the new key's tokens (unknown kid → reload) and still the old key's.
+	keys, err := client.New(node1.URL(), client.WithToken(sess.AccessToken)).AdminRotateSigningKey(ctx, false)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("rotate on node 1: %v %v", keys, err)
+	}
+	fresh, err := client.New(node1.URL()).Login(ctx, "alice@example.com", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"new key": fresh.AccessToken, "previous key": sess.AccessToken} {
+		// A write: reads may reuse a resolved credential for 2 s.
+		if _, _, err := client.New(node2.URL(), client.WithToken(tok)).CreateToken(ctx, "scale-out "+name, nil); err != nil {
+			t.Fatalf("node 2 with a token of the %s: %v", name, err)
+		}
+	}
 }
