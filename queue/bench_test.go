@@ -78,7 +78,7 @@ func benchEnqueueDispatch(b *testing.B, dialect string, poll time.Duration) {
 }
 
 // openBenchDB opens a fresh, migrated database of the dialect.
-func openBenchDB(b *testing.B, dialect string) *sqlstore.DB {
+func openBenchDB(b testing.TB, dialect string) *sqlstore.DB {
 	b.Helper()
 	url := filepath.Join(b.TempDir(), "kiln.db")
 	if dialect == sqlstore.DialectPostgres {

@@ -128,6 +128,9 @@ func New(cfg Config) (*Queue, error) {
 			JobTimeout:        cfg.JobTimeout,
 			FetchPollInterval: poll,
 			FetchCooldown:     min(poll, 100*time.Millisecond),
+			// A node works some kinds and inserts others (an API node that
+			// sends mail but runs no builds still queues builds).
+			SkipUnknownJobCheck: true,
 			// Lost builds are found by their heartbeat (worker package);
 			// River's own rescue is only the backstop for the job row.
 			RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,
