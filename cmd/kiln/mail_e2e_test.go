@@ -438,3 +438,40 @@ func TestPasswordResetNoAccountLeak(t *testing.T) {
 	}
 	MustMail(t, m, "k1@example.com", "password_reset")
 }
+
+// TestMailGivesUp fails a message after mail.max_attempts temporary
+// failures, keeps the last error, and sends it when an admin retries it
+// with the server back.
+func TestMailGivesUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := smtptest.Start(t, smtptest.Options{})
+	srv.Stop()
+	cfg := smtpConfig(t, t.TempDir(), srv.Port())
+	cfg.Mail.MaxAttempts, cfg.Mail.RetryBase = 3, 20*time.Millisecond
+	m := MustMainConfig(t, cfg, testPipeline{})
+	if _, err := client.New(m.URL()).Signup(ctx, "ada@example.com", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	adminCtx := kiln.NewContextWithUser(ctx, &kiln.User{ID: 1, Role: kiln.RoleAdmin})
+	failed := kiln.MailFailed
+	var list []*kiln.MailMessage
+	for deadline := time.Now().Add(30 * time.Second); len(list) == 0; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if list, _, err = m.Mail.FindMail(adminCtx, kiln.MailFilter{Status: &failed}); err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 0 && time.Now().After(deadline) {
+			t.Fatal("the message never failed")
+		}
+	}
+	if got := list[0]; got.Attempts != 3 || !strings.Contains(got.LastError, "connection refused") {
+		t.Fatalf("failed message %+v, want 3 attempts and the connection error", got)
+	}
+	srv.Restart(t)
+	admin := MustLoginClient(t, m, "ada@example.com")
+	if _, err := admin.AdminRetryMail(ctx, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	waitSMTP(t, srv, "ada@example.com", "Verify your email")
+}
