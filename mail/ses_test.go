@@ -34,7 +34,9 @@ func TestSES(t *testing.T) {
 		if err := ses.Send(ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		got, err := local.Wait(ctx, func(e smtptest.SESEmail) bool { return len(e.Destination.To) == 1 && e.Destination.To[0] == "ada@example.com" })
+		got, err := local.Wait(ctx, func(e smtptest.SESEmail) bool {
+			return len(e.Destination.To) == 1 && e.Destination.To[0] == "ada@example.com"
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
