@@ -134,9 +134,6 @@ func New(cfg Config) (*Queue, error) {
 			// Lost builds are found by their heartbeat (worker package);
 			// River's own rescue is only the backstop for the job row.
 			RescueStuckJobsAfter: cfg.JobTimeout + 10*time.Minute,
-			// On SQLite one client inserts every kind of job and works
-			// only some (an API node sends mail but runs no builds).
-			SkipUnknownJobCheck: true,
 		}
 		if workers != nil {
 			c.Workers, c.Queues = workers, queues
