@@ -40,8 +40,12 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 	buckets := map[int64]*rollup{}
 	total := new(rollup)
 	names := map[string]int64{}
-	add := func(bucket int64, name string, r *rollup) {
-		names[name] += r.count
+	// add counts r for its name and merges it into its bucket when the
+	// query wants that name. counted says its name count is in names.
+	add := func(bucket int64, name string, r *rollup, counted bool) {
+		if !counted {
+			names[name] += r.count
+		}
 		if q.Event != "" && name != q.Event {
 			return
 		}
@@ -61,9 +65,23 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 		if err := c.row(ctx, "SELECT rolled_up_to FROM analytics_state WHERE id = 1").Scan(&upTo); err != nil {
 			return fmt.Errorf("read rollup state: %w", err)
 		}
-		rows, err := c.query(ctx, "SELECT bucket, name, "+rollupColumns+
-			" FROM analytics_rollups WHERE app_id = ? AND granularity = ? AND bucket >= ? AND bucket < ?",
-			appID, width, from, to)
+		const rollupRange = " FROM analytics_rollups WHERE app_id = ? AND granularity = ? AND bucket >= ? AND bucket < ?"
+		args := []any{appID, width, from, to}
+		counted := false
+		if q.Event != "" {
+			// Only one name's sketches are needed: the others count, and
+			// their counts add up in the database.
+			if err := s.countNames(ctx, c, "SELECT name, sum(count)"+rollupRange+" GROUP BY name", args, names); err != nil {
+				return err
+			}
+			counted = true
+			args = append(args, q.Event)
+		}
+		query := "SELECT bucket, name, " + rollupColumns + rollupRange
+		if q.Event != "" {
+			query += " AND name = ?"
+		}
+		rows, err := c.query(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("read rollups: %w", err)
 		}
@@ -75,7 +93,7 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 			if err != nil {
 				return fmt.Errorf("read rollups: %w", err)
 			}
-			add(bucket, name, r)
+			add(bucket, name, r, counted)
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read rollups: %w", err)
@@ -107,7 +125,7 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 			r := new(rollup)
 			r.addEvent(value, user.String, m)
 			sec := ts.Unix()
-			add(sec-mod(sec, width), name, r)
+			add(sec-mod(sec, width), name, r, false)
 		}
 		if err := tail.Err(); err != nil {
 			return fmt.Errorf("read recent events: %w", err)
@@ -158,6 +176,27 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Key, b.Key))
 	})
 	return sum, nil
+}
+
+// countNames adds the event counts per name that query returns to names.
+func (s *EventStore) countNames(ctx context.Context, c conn, query string, args []any, names map[string]int64) error {
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("count events by name: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return fmt.Errorf("count events by name: %w", err)
+		}
+		names[name] += n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count events by name: %w", err)
+	}
+	return nil
 }
 
 // checkSummaryQuery validates q and fills its defaults.

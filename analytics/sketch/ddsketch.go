@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Accuracy is the DDSketch relative accuracy: a quantile estimate is
@@ -67,16 +68,57 @@ func (s *store) add(i int32, n uint64) {
 		s.counts = append(s.counts, make([]uint64, int(i-s.offset)-len(s.counts)+1)...)
 	}
 	s.counts[i-s.offset] += n
-	if len(s.counts) > maxBins {
-		// Collapse the lowest bins (values nearest zero) into one.
-		extra := len(s.counts) - maxBins
-		var sum uint64
-		for _, c := range s.counts[:extra+1] {
-			sum += c
-		}
-		s.counts = append([]uint64{sum}, s.counts[extra+1:]...)
-		s.offset += int32(extra)
+	s.collapse()
+}
+
+// collapse folds the lowest bins (values nearest zero) into one while the
+// store has more than maxBins.
+func (s *store) collapse() {
+	if len(s.counts) <= maxBins {
+		return
 	}
+	extra := len(s.counts) - maxBins
+	var sum uint64
+	for _, c := range s.counts[:extra+1] {
+		sum += c
+	}
+	s.counts = append([]uint64{sum}, s.counts[extra+1:]...)
+	s.offset += int32(extra)
+}
+
+// merge adds o's counts: the same as adding each of o's non-empty bins
+// from the lowest up, with one allocation at most.
+func (s *store) merge(o *store) {
+	first, last := -1, -1
+	for i, c := range o.counts {
+		if c > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return
+	}
+	oc, ooff := o.counts[first:last+1], o.offset+int32(first)
+	if len(s.counts) == 0 {
+		s.offset, s.counts = ooff, slices.Clone(oc)
+		s.collapse()
+		return
+	}
+	lo := min(s.offset, ooff)
+	hi := max(s.offset+int32(len(s.counts)), ooff+int32(len(oc)))
+	if lo < s.offset || hi > s.offset+int32(len(s.counts)) {
+		counts := make([]uint64, hi-lo)
+		copy(counts[s.offset-lo:], s.counts)
+		s.offset, s.counts = lo, counts
+	}
+	at := s.counts[ooff-s.offset:]
+	for i, c := range oc {
+		at[i] += c
+	}
+	s.collapse()
 }
 
 func (s *store) total() uint64 {
@@ -113,16 +155,8 @@ func (d *DDSketch) Merge(o *DDSketch) {
 	if o == nil {
 		return
 	}
-	for i, c := range o.pos.counts {
-		if c > 0 {
-			d.pos.add(o.pos.offset+int32(i), c)
-		}
-	}
-	for i, c := range o.neg.counts {
-		if c > 0 {
-			d.neg.add(o.neg.offset+int32(i), c)
-		}
-	}
+	d.pos.merge(&o.pos)
+	d.neg.merge(&o.neg)
 	d.zero += o.zero
 }
 

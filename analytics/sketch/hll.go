@@ -81,14 +81,14 @@ func (h *HLL) Merge(o *HLL) {
 		return
 	}
 	if o.regs != nil {
+		if h.regs == nil && len(h.sparse) == 0 {
+			h.regs = slices.Clone(o.regs)
+			return
+		}
 		if h.regs == nil {
 			h.toDense()
 		}
-		for i, r := range o.regs {
-			if r > h.regs[i] {
-				h.regs[i] = r
-			}
-		}
+		maxRegs(h.regs, o.regs)
 		return
 	}
 	if h.regs != nil {
@@ -117,6 +117,52 @@ func (h *HLL) Merge(o *HLL) {
 	}
 }
 
+// maxRank is the largest register value: the rank of a hash whose
+// 64-hllP remaining bits are all zero.
+const maxRank = 64 - hllP + 1
+
+// pow2neg[r] is 2^-r, for the registers' sum in Count.
+var pow2neg = func() (t [64]float64) {
+	for r := range t {
+		t[r] = math.Ldexp(1, -r)
+	}
+	return t
+}()
+
+// Registers are at most maxRank (53) and so use 7 bits: eight of them in
+// a uint64 compare at once (SWAR), without a carry crossing bytes.
+const (
+	lowBytes  = 0x0101010101010101
+	highBits  = 0x8080808080808080
+	rankLimit = (0x80 - (maxRank + 1)) * lowBytes // adds up to 0x80 in a byte above maxRank
+)
+
+// maxRegs sets each of dst's registers to the larger of it and src's.
+// Both hold hllM valid registers.
+func maxRegs(dst, src []uint8) {
+	_ = dst[hllM-1]
+	_ = src[hllM-1]
+	for i := 0; i < hllM; i += 8 {
+		a := binary.LittleEndian.Uint64(dst[i:])
+		b := binary.LittleEndian.Uint64(src[i:])
+		// The high bit of each byte stays set where a >= b.
+		ge := ((a | highBits) - b) & highBits
+		mask := (ge >> 7) * 0xff
+		binary.LittleEndian.PutUint64(dst[i:], a&mask|b&^mask)
+	}
+}
+
+// regsValid reports whether every register is at most maxRank.
+func regsValid(regs []uint8) bool {
+	for i := 0; i+8 <= len(regs); i += 8 {
+		x := binary.LittleEndian.Uint64(regs[i:])
+		if x&highBits != 0 || (x+rankLimit)&highBits != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Count returns the number of distinct values: exact up to 512, an
 // estimate within a few percent past that.
 func (h *HLL) Count() uint64 {
@@ -126,7 +172,7 @@ func (h *HLL) Count() uint64 {
 	var sum float64
 	zeros := 0
 	for _, r := range h.regs {
-		sum += math.Ldexp(1, -int(r))
+		sum += pow2neg[r&63]
 		if r == 0 {
 			zeros++
 		}
@@ -184,10 +230,8 @@ func (h *HLL) UnmarshalBinary(b []byte) error {
 		}
 	case 1:
 		h.regs = slices.Clone(r.bytes(hllM))
-		for _, v := range h.regs {
-			if v > 64-hllP+1 {
-				return errCorrupt
-			}
+		if len(h.regs) != hllM || !regsValid(h.regs) {
+			return errCorrupt
 		}
 	default:
 		return errCorrupt

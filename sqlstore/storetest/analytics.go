@@ -52,12 +52,21 @@ func testEvents(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	first, err := store.Summary(ctx, app.ID, q)
 	require.NoError(t, err)
 	checkSummary(t, first)
+	fq := q
+	fq.Event = "request"
+	filtered, err := store.Summary(ctx, app.ID, fq)
+	require.NoError(t, err)
+	require.EqualValues(t, 300, filtered.Totals.Count)
+	require.Equal(t, first.TopEvents, filtered.TopEvents, "top events count every name")
 	for {
 		n, err := store.RollUp(bg, 37)
 		require.NoError(t, err)
 		got, err := store.Summary(ctx, app.ID, q)
 		require.NoError(t, err)
 		require.Equal(t, first, got, "after rolling up %d more", n)
+		got, err = store.Summary(ctx, app.ID, fq)
+		require.NoError(t, err)
+		require.Equal(t, filtered, got, "filtered, after rolling up %d more", n)
 		if n == 0 {
 			break
 		}
