@@ -104,22 +104,31 @@ func (s *UsageService) FindBuildUsage(ctx context.Context, buildID int64) (*kiln
 	if err != nil {
 		return nil, err
 	}
-	c := s.db.read()
-	if _, err := s.db.findBuild(ctx, c, u, buildID, false); err != nil {
-		return nil, err
-	}
-	rows, err := c.query(ctx, `SELECT step, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd)
-		FROM llm_calls WHERE build_id = ? GROUP BY step, model ORDER BY MIN(id)`, buildID)
+	// One query answers both whether the build is the caller's (no row)
+	// and its usage (one row per step and model; one row of NULLs when it
+	// made no calls): GET /v1/builds/{id} runs this on every poll.
+	cond, args := ownerClause(u, "b.owner_id")
+	rows, err := s.db.read().query(ctx, `SELECT l.step, l.model, COUNT(l.id), COALESCE(SUM(l.prompt_tokens), 0),
+		COALESCE(SUM(l.completion_tokens), 0), COALESCE(SUM(l.cost_usd), 0)
+		FROM builds b LEFT JOIN llm_calls l ON l.build_id = b.id
+		WHERE b.id = ? AND `+cond+` GROUP BY l.step, l.model ORDER BY MIN(l.id)`, append([]any{buildID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("find build usage: %w", err)
 	}
 	defer rows.Close()
 	out := &kiln.BuildUsage{Steps: []kiln.StepUsage{}}
+	found := false
 	for rows.Next() {
+		found = true
 		var st kiln.StepUsage
-		if err := rows.Scan(&st.Step, &st.Model, &st.Calls, &st.PromptTokens, &st.CompletionTokens, &st.CostUSD); err != nil {
+		var step, model sql.NullString
+		if err := rows.Scan(&step, &model, &st.Calls, &st.PromptTokens, &st.CompletionTokens, &st.CostUSD); err != nil {
 			return nil, fmt.Errorf("find build usage: %w", err)
 		}
+		if !step.Valid {
+			continue // the build made no calls
+		}
+		st.Step, st.Model = step.String, model.String
 		st.TotalTokens = st.PromptTokens + st.CompletionTokens
 		out.Steps = append(out.Steps, st)
 		out.Total.Calls += st.Calls
@@ -130,6 +139,9 @@ func (s *UsageService) FindBuildUsage(ctx context.Context, buildID int64) (*kiln
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find build usage: %w", err)
+	}
+	if !found {
+		return nil, errBuildNotFound(buildID)
 	}
 	return out, nil
 }
