@@ -168,6 +168,17 @@ func TestMailOverSMTP(t *testing.T) {
 // admin's retry delivers it once the server accepts it.
 func TestMailSurvivesOutageAndRestart(t *testing.T) {
 	t.Parallel()
+	t.Run("SQLite", func(t *testing.T) {
+		t.Parallel()
+		testMailOutage(t, "")
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		t.Parallel()
+		testMailOutage(t, MustPostgresURL(t))
+	})
+}
+
+func testMailOutage(t *testing.T, dbURL string) {
 	ctx := context.Background()
 	srv := smtptest.Start(t, smtptest.Options{})
 	srv.Reject(func(to string) error {
@@ -179,6 +190,7 @@ func TestMailSurvivesOutageAndRestart(t *testing.T) {
 	srv.Stop()
 	dir := t.TempDir()
 	cfg := smtpConfig(t, dir, srv.Port())
+	cfg.Database.URL = dbURL
 	m1 := MustMainConfig(t, cfg, testPipeline{})
 	anon := client.New(m1.URL())
 	emails := []string{"admin@example.com", "u1@example.com", "u2@example.com", "u3@example.com"}
