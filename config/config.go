@@ -72,10 +72,10 @@ type Mail struct {
 
 // SMTP settings.
 type SMTP struct {
-	Host     string `koanf:"host"`
-	Port     int    `koanf:"port"`
+	Host     string `koanf:"host" help:"SMTP server name (required with mail.sender smtp)"`
+	Port     int    `koanf:"port" help:"SMTP port: 587 with starttls, 465 with implicit"`
 	Username string `koanf:"username" help:"no authentication when empty"`
-	Password string `koanf:"password" secret:"true"`
+	Password string `koanf:"password" secret:"true" help:"password of username"`
 	TLS      string `koanf:"tls" help:"starttls, implicit or none"`
 	From     string `koanf:"from" help:"From address, e.g. Kiln <kiln@example.com>"`
 }
