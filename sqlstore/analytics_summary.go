@@ -10,6 +10,7 @@ import (
 	"time"
 
 	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/analytics/sketch"
 )
 
 // Summary answers an app owner's question about the app's events from the
@@ -87,13 +88,9 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var bucket int64
-			var name string
-			r, err := scanRollup(rows, &bucket, &name)
-			if err != nil {
+			if err := s.addRollupRow(rows, q.Event, counted, names, buckets, &total.props); err != nil {
 				return fmt.Errorf("read rollups: %w", err)
 			}
-			add(bucket, name, r, counted)
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read rollups: %w", err)
@@ -176,6 +173,57 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Key, b.Key))
 	})
 	return sum, nil
+}
+
+// addRollupRow merges one row of rollupColumns (after its bucket and
+// name) into its bucket, straight from the stored bytes: the values and
+// users sketches into the bucket, the property counts into props (a
+// summary reports property values over the whole range only). Its count
+// goes into names unless counted. A row of another event than the query's
+// only counts.
+func (s *EventStore) addRollupRow(rows *sql.Rows, event string, counted bool, names map[string]int64, buckets map[int64]*rollup, props *sketch.Props) error {
+	var bucket, count, valueCount int64
+	var name string
+	var sum float64
+	var minV, maxV *float64
+	var values, users, propsRaw sql.RawBytes
+	if err := rows.Scan(&bucket, &name, &count, &valueCount, &sum, &minV, &maxV, &values, &users, &propsRaw); err != nil {
+		return err
+	}
+	if !counted {
+		names[name] += count
+	}
+	if event != "" && name != event {
+		return nil
+	}
+	b := buckets[bucket]
+	if b == nil {
+		b = new(rollup)
+		buckets[bucket] = b
+	}
+	if valueCount > 0 && minV != nil && maxV != nil {
+		if b.valueCount == 0 || *minV < b.min {
+			b.min = *minV
+		}
+		if b.valueCount == 0 || *maxV > b.max {
+			b.max = *maxV
+		}
+	}
+	b.count += count
+	b.valueCount += valueCount
+	b.sum += sum
+	var d sketch.DDSketch
+	if err := d.UnmarshalBinary(values); err != nil {
+		return fmt.Errorf("decode value sketch: %w", err)
+	}
+	b.values.Merge(&d)
+	if err := b.users.MergeBinary(users); err != nil {
+		return fmt.Errorf("decode user sketch: %w", err)
+	}
+	if err := props.MergeBinary(propsRaw); err != nil {
+		return fmt.Errorf("decode property counts: %w", err)
+	}
+	return nil
 }
 
 // countNames adds the event counts per name that query returns to names.

@@ -284,6 +284,18 @@ func (r *reader) bytes(n int) []byte {
 // maxString bounds a decoded string's length.
 const maxString = 1 << 16
 
+// stringBytes is string without the copy: the bytes are valid as long as
+// the input is.
+func (r *reader) stringBytes() []byte {
+	n := r.uvarint()
+	if n > maxString {
+		r.err = errCorrupt
+		r.b = nil
+		return nil
+	}
+	return r.bytes(int(n))
+}
+
 func (r *reader) string() string {
 	n := r.uvarint()
 	if n > maxString {

@@ -205,6 +205,32 @@ func (h *HLL) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
+// MergeBinary merges what MarshalBinary wrote into h, as UnmarshalBinary
+// and Merge would, without copying dense registers first.
+func (h *HLL) MergeBinary(b []byte) error {
+	if len(b) != 2+hllM || b[0] != hllVersion || b[1] != 1 {
+		var o HLL
+		if err := o.UnmarshalBinary(b); err != nil {
+			return err
+		}
+		h.Merge(&o)
+		return nil
+	}
+	regs := b[2:]
+	if !regsValid(regs) {
+		return errCorrupt
+	}
+	if h.regs == nil && len(h.sparse) == 0 {
+		h.regs = slices.Clone(regs)
+		return nil
+	}
+	if h.regs == nil {
+		h.toDense()
+	}
+	maxRegs(h.regs, regs)
+	return nil
+}
+
 // UnmarshalBinary decodes what MarshalBinary wrote, replacing h.
 func (h *HLL) UnmarshalBinary(b []byte) error {
 	r := reader{b: b}

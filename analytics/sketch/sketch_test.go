@@ -245,5 +245,75 @@ func FuzzDecode(f *testing.F) {
 		if p.UnmarshalBinary(b) == nil {
 			p.Keys()
 		}
+		// Merging an encoding into a summary that has data never panics,
+		// and accepts what decoding accepts.
+		var h2 sketch.HLL
+		h2.Add("x")
+		if err := h2.MergeBinary(b); (err == nil) != (h.UnmarshalBinary(b) == nil) {
+			t.Fatalf("HLL MergeBinary: %v", err)
+		}
+		var p2 sketch.Props
+		p2.Add("k", "v")
+		_ = p2.MergeBinary(b)
+	})
+}
+
+// TestMergeBinary: merging an encoded summary gives what decoding it and
+// merging gives, byte for byte.
+func TestMergeBinary(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		props := func(name string) *sketch.Props {
+			var p sketch.Props
+			n := rapid.IntRange(0, 300).Draw(t, name+"N")
+			keys := rapid.IntRange(1, 40).Draw(t, name+"Keys")
+			values := rapid.IntRange(1, 60).Draw(t, name+"Values")
+			for range n {
+				p.Add(fmt.Sprintf("k%d", rapid.IntRange(0, keys-1).Draw(t, name+"K")), fmt.Sprintf("v%d", rapid.IntRange(0, values-1).Draw(t, name+"V")))
+			}
+			return &p
+		}
+		users := func(name string) *sketch.HLL {
+			var h sketch.HLL
+			for range rapid.IntRange(0, 2000).Draw(t, name+"Users") {
+				h.Add(fmt.Sprintf("u%d", rapid.IntRange(0, 5000).Draw(t, name+"U")))
+			}
+			return &h
+		}
+		pa, pb := props("a"), props("b")
+		encA, _ := pa.MarshalBinary()
+		encB, _ := pb.MarshalBinary()
+		var viaMerge, viaBinary sketch.Props
+		if err := viaMerge.UnmarshalBinary(encA); err != nil {
+			t.Fatal(err)
+		}
+		viaMerge.Merge(pb)
+		if err := viaBinary.UnmarshalBinary(encA); err != nil {
+			t.Fatal(err)
+		}
+		if err := viaBinary.MergeBinary(encB); err != nil {
+			t.Fatal(err)
+		}
+		m1, _ := viaMerge.MarshalBinary()
+		m2, _ := viaBinary.MarshalBinary()
+		if !slices.Equal(m1, m2) {
+			t.Fatalf("props: MergeBinary differs from Merge")
+		}
+
+		ha, hb := users("a"), users("b")
+		encA, _ = ha.MarshalBinary()
+		encB, _ = hb.MarshalBinary()
+		var hMerge, hBinary sketch.HLL
+		_ = hMerge.UnmarshalBinary(encA)
+		hMerge.Merge(hb)
+		_ = hBinary.UnmarshalBinary(encA)
+		if err := hBinary.MergeBinary(encB); err != nil {
+			t.Fatal(err)
+		}
+		m1, _ = hMerge.MarshalBinary()
+		m2, _ = hBinary.MarshalBinary()
+		if !slices.Equal(m1, m2) {
+			t.Fatalf("users: MergeBinary differs from Merge")
+		}
 	})
 }

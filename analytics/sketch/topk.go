@@ -1,6 +1,7 @@
 package sketch
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"slices"
@@ -162,6 +163,62 @@ func (p *Props) MarshalBinary() ([]byte, error) {
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// MergeBinary merges what MarshalBinary wrote into p, as UnmarshalBinary
+// and Merge would, without building the other summary's maps. On an error
+// p may hold part of the data.
+func (p *Props) MergeBinary(data []byte) error {
+	r := reader{b: data}
+	if r.byte() != topKVersion {
+		return errCorrupt
+	}
+	p.DroppedKeys += r.uvarint()
+	nk := r.uvarint()
+	if r.err != nil || nk > PropKeys {
+		return errCorrupt
+	}
+	var prev []byte
+	for i := range nk {
+		k := r.stringBytes()
+		total, other := r.uvarint(), r.uvarint()
+		nv := r.uvarint()
+		if r.err != nil || nv > PropValues || i > 0 && bytes.Compare(k, prev) <= 0 {
+			return errCorrupt // keys are sorted, as Merge visits them
+		}
+		var v *Values
+		if v = p.keys[string(k)]; v == nil {
+			v = p.key(string(k))
+		}
+		prev = k
+		if v == nil {
+			p.DroppedKeys += total
+			for range nv {
+				r.stringBytes()
+				r.uvarint()
+			}
+			continue
+		}
+		v.Total += total
+		v.Other += other
+		for range nv {
+			val := r.stringBytes()
+			n := r.uvarint()
+			if r.err != nil {
+				return errCorrupt
+			}
+			if c, ok := v.Counts[string(val)]; ok {
+				v.Counts[string(val)] = c + n
+			} else {
+				v.Counts[string(val)] = n
+			}
+		}
+		v.trim()
+	}
+	if r.err != nil || len(r.b) != 0 {
+		return errCorrupt
+	}
+	return nil
 }
 
 // UnmarshalBinary decodes what MarshalBinary wrote, replacing p.
