@@ -190,3 +190,32 @@ func TestWatchAcrossRestart(t *testing.T) {
 		t.Errorf("kiln builds watch should exit 0 after a successful build:\n%s", sc)
 	}
 }
+
+// TestAppsCreateWatchInTerminal runs `kiln apps create … --watch` on a
+// real terminal: the UI follows the new build, c asks before canceling,
+// y cancels it, and q exits 1 with the outcome.
+func TestAppsCreateWatchInTerminal(t *testing.T) {
+	bin := mustKilnBinary(t)
+	m := MustMain(t, "", t.TempDir(), []string{"api", "worker"}, testPipeline{})
+	MustUser(t, m, "alice@example.com")
+	sess, err := client.New(m.URL()).Login(context.Background(), "alice@example.com", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "slow": the test step runs until the build is canceled.
+	tm := startTmux(t, fmt.Sprintf("env KILN_SERVER=%s KILN_TOKEN=%s KILN_CONFIG_DIR=%s NO_COLOR=1 %s apps create 'a slow todo app with tasks (title)' --name slow --watch; echo EXIT=$?; sleep 600",
+		m.URL(), sess.AccessToken, t.TempDir(), bin))
+	tm.waitScreen("the build's test step", regexp.MustCompile(`(?s)Build \d+ \(#1\) of slow\s+● live.*ok  \s*demo/pkg2`))
+	tm.keys("c")
+	tm.waitScreen("the confirmation", regexp.MustCompile(`Cancel build \d+\? y to cancel it`))
+	tm.keys("y")
+	sc := tm.waitScreen("the canceled build", regexp.MustCompile(`canceled in \S+`))
+	if !regexp.MustCompile(`■ test\s`).MatchString(sc) {
+		t.Errorf("the test step should show as canceled:\n%s", sc)
+	}
+	tm.keys("q")
+	sc = tm.waitScreen("the exit", regexp.MustCompile(`EXIT=\d+`))
+	if !strings.Contains(sc, "EXIT=1") || !regexp.MustCompile(`Build \d+ \(#1\) canceled in`).MatchString(sc) {
+		t.Errorf("a canceled build should exit 1 and say so:\n%s", sc)
+	}
+}
