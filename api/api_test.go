@@ -58,6 +58,12 @@ func MustServerDB(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
 		Usage: sqlstore.NewUsageService(db), LLMLimits: api.LLMLimits{Build: 3000, Month: 10000},
 		Ready: db.Ping, Metrics: telemetry.NewMetrics(nil, nil), Planner: plan.Rules{},
+		AppNamer: func(d string) string {
+			if spec, err := (plan.Rules{}).Plan(context.Background(), d); err == nil {
+				return spec.Name
+			}
+			return ""
+		},
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), // every request is still formatted
 	}))
 	tb.Cleanup(srv.Close)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -104,7 +105,16 @@ func (s *Server) registerApps() {
 	o.DefaultStatus = http.StatusCreated
 	o.Description = "Creates the app, its build #1 and the build's queue job in one transaction."
 	huma.Register(s.api, o, func(ctx context.Context, in *appCreateInput) (*appCreateOutput, error) {
-		app, b, err := s.cfg.Apps.CreateApp(ctx, kiln.AppCreate{Name: in.Body.Name, Description: in.Body.Description, NoCache: in.Body.NoCache, Spec: in.Body.Spec})
+		name := in.Body.Name
+		if strings.TrimSpace(name) == "" {
+			switch {
+			case in.Body.Spec != nil:
+				name = in.Body.Spec.Name
+			case s.cfg.AppNamer != nil:
+				name = s.cfg.AppNamer(in.Body.Description)
+			}
+		}
+		app, b, err := s.cfg.Apps.CreateApp(ctx, kiln.AppCreate{Name: name, Description: in.Body.Description, NoCache: in.Body.NoCache, Spec: in.Body.Spec})
 		if err != nil {
 			return nil, s.err.problem(ctx, err)
 		}

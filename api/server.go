@@ -68,6 +68,12 @@ type Config struct {
 
 	// Planner, when set, serves POST /v1/plan.
 	Planner Planner
+	// AppNamer, when set, names an app created without a name (and without
+	// a spec, whose name is used) from its description, so the app is
+	// called what its build will call it; "" falls back to the store's
+	// name from the description's first words. It must be fast and free:
+	// the offline rules planner, never a model.
+	AppNamer func(description string) string
 
 	// IngestKeys, Ingester and Analytics serve the analytics API; without
 	// them its operations answer 503.

@@ -281,6 +281,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	if err := m.wireAnalytics(ctx, &apiCfg); err != nil {
 		return err
 	}
+	apiCfg.AppNamer = planName
 	if apiCfg.Planner, err = m.previewPlanner(); err != nil {
 		return err
 	}

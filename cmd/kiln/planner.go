@@ -17,6 +17,17 @@ import (
 // rulesPlanner returns the offline, deterministic planner.
 func rulesPlanner() codegen.Planner { return plan.Rules{} }
 
+// planName is the name the offline planner gives the app a description
+// describes ("library" for "a library API with books …"), or "" when it
+// cannot plan it. New apps without a name are called that.
+func planName(description string) string {
+	spec, err := plan.Rules{}.Plan(context.Background(), description)
+	if err != nil {
+		return ""
+	}
+	return spec.Name
+}
+
 // llmSetup returns the planner the settings choose and, when a model is
 // configured, the pipeline's LLM settings: planner rules plans offline;
 // llm with the model; auto with the model when llm.model is set. usage
