@@ -68,6 +68,10 @@ type Build struct {
 	CreatedAt       time.Time  `json:"created_at"`
 	StartedAt       *time.Time `json:"started_at,omitempty"`
 	FinishedAt      *time.Time `json:"finished_at,omitempty"`
+	// UsedLLM reports whether the build made language-model calls. Only
+	// FindBuildWithSteps sets it (so a build's page reads its usage only
+	// when there is some); it is never serialized.
+	UsedLLM bool `json:"-"`
 }
 
 // Duration returns how long the build has run, or ran.

@@ -70,7 +70,7 @@ func (s *Server) registerBuilds() {
 			if err != nil {
 				return nil, s.err.problem(ctx, err)
 			}
-			usage, err := s.buildUsage(ctx, in.ID)
+			usage, err := s.buildUsage(ctx, b)
 			if err != nil {
 				return nil, s.err.problem(ctx, err)
 			}

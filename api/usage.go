@@ -11,12 +11,16 @@ import (
 )
 
 // buildUsage returns a build's language-model usage, or nil when the
-// server records none.
-func (s *Server) buildUsage(ctx context.Context, buildID int64) (*kiln.BuildUsage, error) {
+// server records none. A build that made no calls (as FindBuildWithSteps
+// found) shows zero usage without another query.
+func (s *Server) buildUsage(ctx context.Context, b *kiln.Build) (*kiln.BuildUsage, error) {
 	if s.cfg.Usage == nil {
 		return nil, nil
 	}
-	return s.cfg.Usage.FindBuildUsage(ctx, buildID)
+	if !b.UsedLLM {
+		return &kiln.BuildUsage{Steps: []kiln.StepUsage{}}, nil
+	}
+	return s.cfg.Usage.FindBuildUsage(ctx, b.ID)
 }
 
 // LLMLimits are the token budgets GET /v1/usage reports (llm.max_tokens_*);

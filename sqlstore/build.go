@@ -214,7 +214,8 @@ func (s *BuildService) FindBuildWithSteps(ctx context.Context, id int64) (*kiln.
 	cond, args := ownerClause(u, "b.owner_id")
 	rows, err := s.db.read().query(ctx, "SELECT "+cols("b", buildColumns...)+`,
 		COALESCE(s.id, 0), b.id, COALESCE(s.name, ''), COALESCE(s.outcome, ''), COALESCE(s.error, ''),
-		COALESCE(s.started_at, b.created_at), s.finished_at
+		COALESCE(s.started_at, b.created_at), s.finished_at,
+		EXISTS (SELECT 1 FROM llm_calls l WHERE l.build_id = b.id)
 		FROM builds b LEFT JOIN build_steps s ON s.build_id = b.id
 		WHERE b.id = ? AND `+cond+" ORDER BY s.id", append([]any{id}, args...)...)
 	if err != nil {
@@ -224,10 +225,11 @@ func (s *BuildService) FindBuildWithSteps(ctx context.Context, id int64) (*kiln.
 	var b *kiln.Build
 	steps := make([]*kiln.Step, 0, 8)
 	var skip []any // the build's columns again on every row after the first
+	var usedLLM bool
 	for rows.Next() {
 		st := new(kiln.Step)
 		stepDest := []any{&st.ID, &st.BuildID, &st.Name, &st.Outcome, &st.Error,
-			timeScan{&st.StartedAt}, nullTimeScan{&st.FinishedAt}}
+			timeScan{&st.StartedAt}, nullTimeScan{&st.FinishedAt}, &usedLLM}
 		if b == nil {
 			if b, err = scanBuild(extraScanner{r: rows, extra: stepDest}); err != nil {
 				return nil, nil, fmt.Errorf("find build: %w", err)
@@ -253,6 +255,7 @@ func (s *BuildService) FindBuildWithSteps(ctx context.Context, id int64) (*kiln.
 	if b == nil {
 		return nil, nil, errBuildNotFound(id)
 	}
+	b.UsedLLM = usedLLM
 	return b, steps, nil
 }
 

@@ -186,6 +186,12 @@ func testBuilds(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		wantB, err := e.Builds.FindBuildByID(e.ctx(u), b.ID)
 		require.NoError(t, err)
 		require.Equal(t, wantB, gotB, "the build read with its steps is the build read alone")
+		require.False(t, gotB.UsedLLM)
+		require.NoError(t, sqlstore.NewUsageStore(e.DB).RecordLLMCall(bg, &kiln.LLMCall{BuildID: b.ID, Step: "repair 1", Model: "m", PromptTokens: 1}))
+		gotB, withSteps, err = e.Builds.FindBuildWithSteps(e.ctx(u), b.ID)
+		require.NoError(t, err)
+		require.True(t, gotB.UsedLLM, "a build that called a model says so")
+		require.Equal(t, steps, withSteps, "one row per step still")
 
 		arts, err := e.Builds.FindArtifacts(e.ctx(u), b.ID)
 		require.NoError(t, err)
