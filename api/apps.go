@@ -35,7 +35,7 @@ type appCreateInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Send the same key to retry safely: the first answer is replayed."`
 	Body           struct {
 		Description string        `json:"description" minLength:"1" maxLength:"10000" doc:"What the app should do, in plain language." example:"a library API with books (title, author, year) and loans"`
-		Name        string        `json:"name,omitempty" maxLength:"64" doc:"A short name; derived from the description when empty."`
+		Name        string        `json:"name,omitempty" maxLength:"64" doc:"A short name; when empty, the name the offline planner gives the described app (\"library\" for \"a library API with books …\"), or the given spec's name."`
 		NoCache     bool          `json:"no_cache,omitempty" doc:"Build everything even when an identical earlier build could be reused."`
 		Spec        *kiln.AppSpec `json:"spec,omitempty" doc:"The AppSpec to build (for example a plan from POST /v1/plan, adjusted); planned from the description when absent."`
 	}

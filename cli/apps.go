@@ -152,7 +152,7 @@ terminal or with --plain).`,
 			return err
 		},
 	})
-	cmd.Flags().StringVar(&name, "name", "", "a short name for the app (derived from the description when absent)")
+	cmd.Flags().StringVar(&name, "name", "", "a short name for the app (default: the name the planner gives it, e.g. \"library\")")
 	cmd.Flags().StringVar(&specFile, "spec", "", "build this AppSpec JSON file (from 'kiln apps plan', edited) instead of planning the description")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "follow the build log and exit with the build's outcome")
 	cmd.Flags().BoolVar(&watchUI, "watch", false, "watch the build in a terminal UI and exit with its outcome")
