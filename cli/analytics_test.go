@@ -43,6 +43,7 @@ func TestIngestKeysAgainstRealServer(t *testing.T) {
 	secret := strings.TrimSpace(res.stdout)
 	assert.True(t, strings.HasPrefix(secret, kiln.IngestKeyPrefix), "stdout is the secret alone: %q", res.stdout)
 	assert.Contains(t, res.stderr, "not shown again")
+	assert.Contains(t, res.stderr, "KILN_INGEST_URL="+ts.URL+"/v1/ingest KILN_APP_KEY=", "says how to run the app with it")
 
 	var created struct {
 		Key    kiln.IngestKey

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,7 +39,7 @@ server's analytics.rate_limit).`,
 			if err != nil {
 				return err
 			}
-			return r.emitSecret(cmd, k, secret, "Created")
+			return r.emitSecret(cmd, s.server, k, secret, "Created")
 		},
 	})
 	create.Flags().StringVar(&name, "name", "", `a label for the key (default "default")`)
@@ -95,7 +96,7 @@ one is refused from now on, so update the app's KILN_APP_KEY.`,
 			if err != nil {
 				return err
 			}
-			return r.emitSecret(cmd, k, secret, "Rotated")
+			return r.emitSecret(cmd, s.server, k, secret, "Rotated")
 		},
 	})
 
@@ -128,12 +129,14 @@ Only the app's owner sees and manages them.`, create, list, rotate, revoke)
 }
 
 // emitSecret prints a key's secret alone on stdout (the table format) so
-// that scripts can capture it, with the note on stderr.
-func (r *runner) emitSecret(cmd *cobra.Command, k *kiln.IngestKey, secret, verb string) error {
+// that scripts can capture it, with the note on stderr: how to run the
+// generated app with it against server.
+func (r *runner) emitSecret(cmd *cobra.Command, server string, k *kiln.IngestKey, secret, verb string) error {
 	if r.output != "table" {
 		return r.emit(cmd, map[string]any{"key": k, "secret": secret}, nil)
 	}
 	fmt.Fprintln(out(cmd), safe(secret))
 	fmt.Fprintf(errw(cmd), "%s ingest key %d %q of app %d. Copy the secret now: it is not shown again.\n", verb, k.ID, safe(k.Name), k.AppID)
+	fmt.Fprintf(errw(cmd), "Run the app with: KILN_INGEST_URL=%s/v1/ingest KILN_APP_KEY=<the secret>\n", strings.TrimRight(safe(server), "/"))
 	return nil
 }
