@@ -45,6 +45,13 @@ type BuildUsage struct {
 	Steps []StepUsage `json:"steps"`
 }
 
+// MonthStart returns the first instant of t's calendar month in UTC: when
+// the monthly token budget started.
+func MonthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
 // MonthUsage is what the user's builds and plan previews used of the
 // language model in the current calendar month (UTC), with the limits.
 type MonthUsage struct {

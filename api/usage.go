@@ -42,8 +42,7 @@ func (s *Server) registerUsage() {
 		if s.cfg.Usage == nil {
 			return nil, s.err.problem(ctx, kiln.Errorf(kiln.EUnavailable, "this server records no language-model usage"))
 		}
-		now := time.Now().UTC()
-		since := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		since := kiln.MonthStart(time.Now())
 		u, err := s.cfg.Usage.SumUsage(ctx, since)
 		if err != nil {
 			return nil, s.err.problem(ctx, err)

@@ -444,8 +444,8 @@ func TestBudget(t *testing.T) {
 	})
 	t.Run("MonthStart", func(t *testing.T) {
 		t.Parallel()
-		require.Equal(t, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), llm.MonthStart(time.Date(2026, 12, 31, 22, 59, 0, 0, time.FixedZone("x", -3600))))
-		require.Equal(t, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), llm.MonthStart(time.Date(2026, 12, 31, 23, 30, 0, 0, time.FixedZone("x", -3600))))
+		require.Equal(t, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), kiln.MonthStart(time.Date(2026, 12, 31, 22, 59, 0, 0, time.FixedZone("x", -3600))))
+		require.Equal(t, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), kiln.MonthStart(time.Date(2026, 12, 31, 23, 30, 0, 0, time.FixedZone("x", -3600))))
 	})
 }
 

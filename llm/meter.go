@@ -91,12 +91,6 @@ func (b *Budget) now() time.Time {
 	return time.Now().UTC()
 }
 
-// MonthStart returns the first instant of t's calendar month in UTC.
-func MonthStart(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-}
-
 // Allow implements Meter.
 func (b *Budget) Allow(ctx context.Context) (int64, error) {
 	b.mu.Lock()
@@ -112,7 +106,7 @@ func (b *Budget) Allow(ctx context.Context) (int64, error) {
 	}
 	if b.MonthLimit > 0 && b.Store != nil {
 		now := b.now()
-		start := MonthStart(now)
+		start := kiln.MonthStart(now)
 		month, err := b.Store.SumUserTokens(ctx, b.OwnerID, start)
 		if err != nil {
 			return 0, fmt.Errorf("llm: read this month's token usage: %w", err)

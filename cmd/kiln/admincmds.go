@@ -31,9 +31,6 @@ func newMigrateCmd() *cobra.Command {
 			}
 			m := NewMain(cfg, cmd.ErrOrStderr())
 			if err := m.openDB(cmd.Context()); err != nil {
-				if m.DB != nil {
-					_ = m.DB.Close()
-				}
 				return err
 			}
 			defer m.DB.Close()
@@ -96,9 +93,6 @@ For a routine rotation use "kiln admin keys rotate".`,
 			}
 			m := NewMain(cfg, cmd.ErrOrStderr())
 			if err := m.openDB(cmd.Context()); err != nil {
-				if m.DB != nil {
-					_ = m.DB.Close()
-				}
 				return err
 			}
 			defer m.DB.Close()

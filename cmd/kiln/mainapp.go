@@ -210,6 +210,8 @@ func releaseStartupMemory() {
 	debug.FreeOSMemory()
 }
 
+// openDB opens and migrates the database into m.DB; on failure nothing
+// stays open.
 func (m *Main) openDB(ctx context.Context) error {
 	cfg := m.Config
 	url := cfg.Database.URL
@@ -220,10 +222,11 @@ func (m *Main) openDB(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
-	m.DB = db
 	if err := migrate(ctx, db, m.Logger); err != nil {
+		_ = db.Close()
 		return err
 	}
+	m.DB = db
 	return nil
 }
 

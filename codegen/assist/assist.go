@@ -197,7 +197,7 @@ func (a *Assistant) run(ctx context.Context, in codegen.AssistInput, prompt stri
 		}
 		echo := ""
 		if resp != nil {
-			echo = truncate(resp.Content, maxEcho)
+			echo = llm.Truncate(resp.Content, maxEcho)
 		}
 		fix, err := in.Set.RenderPrompt("fix", fixVars{Problem: problem, Expect: "edit blocks in the format of the first message, or NO CHANGES", Attempt: att.Answers + 1})
 		if err != nil {
@@ -321,16 +321,6 @@ func describe(a *codegen.Attempt) string {
 		b.WriteString("; " + a.Outcome)
 	}
 	return oneLine(b.String(), 400)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "\n[… cut]"
 }
 
 // oneLine makes model text safe for a log line or the report: one line,

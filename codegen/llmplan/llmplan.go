@@ -159,7 +159,7 @@ func (p *Planner) PlanWithPrompts(ctx context.Context, prompts Prompts, descript
 		answers++
 		echo := ""
 		if resp != nil {
-			echo = truncate(resp.Content, maxEcho)
+			echo = llm.Truncate(resp.Content, maxEcho)
 		}
 		fix, err := prompts.RenderPrompt("fix", FixVars{Problem: problem, Expect: "one AppSpec JSON object", Attempt: answers + 1})
 		if err != nil {
@@ -256,21 +256,11 @@ func stripFence(s string) string {
 	return strings.TrimSpace(s)
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "\n[… cut]"
-}
-
 // oneLine makes text one line of at most n bytes.
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {
-		s = truncate(s, n)
+		s = llm.Truncate(s, n)
 		s = strings.TrimSuffix(s, "\n[… cut]") + "…"
 	}
 	return s
