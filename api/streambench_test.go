@@ -23,13 +23,17 @@ import (
 
 // BenchmarkFanout measures how long a log line takes from the build to
 // its watchers' WebSocket clients, side by side with a minimal
-// coder/websocket broadcast loop on the same machine and load: one build
+// coder/websocket broadcast loop on the same machine and load (sending
+// each line as a message, and, as "minimal-batch", each 100 ms batch of
+// lines as one message): one build
 // writes KILN_BENCH_RATE lines a second (default 1000) in batches every
 // 100 ms, as a worker does, to KILN_BENCH_WATCHERS watchers (default 1000)
 // for KILN_BENCH_SECONDS (default 3), in KILN_BENCH_ROUNDS interleaved
-// rounds (default 3). It logs each setup's p50 and p99 and reports the
-// medians of the p99s and of the ratios: kiln against the minimal loop, and
-// kiln with one stalled client against kiln. Run it with -benchtime=1x:
+// rounds (default 3). Kiln's watchers ask for batch=true, as clients of
+// busy builds should (KILN_BENCH_UNBATCHED=1: one event per message). It
+// logs each setup's p50 and p99 and reports the medians of the p99s and of
+// the ratios: kiln against both minimal loops, and kiln with one stalled
+// client against kiln. Run it with -benchtime=1x:
 //
 //	go test ./api -run '^$' -bench Fanout -benchtime=1x
 func BenchmarkFanout(b *testing.B) {
@@ -37,26 +41,32 @@ func BenchmarkFanout(b *testing.B) {
 	rate := envInt("KILN_BENCH_RATE", 1000)
 	secs := envInt("KILN_BENCH_SECONDS", 3)
 	rounds := envInt("KILN_BENCH_ROUNDS", 3)
+	batch := os.Getenv("KILN_BENCH_UNBATCHED") == ""
 	for range b.N {
-		var minimal, kiln, stalled, vsMinimal, vsKiln []float64
+		var minimal, minBatched, kiln, stalled, vsMinimal, vsBatched, vsKiln []float64
 		for round := range rounds {
-			m := fanoutMinimal(b, watchers, rate, secs)
-			k := fanoutKiln(b, watchers, rate, secs, false)
-			s := fanoutKiln(b, watchers, rate, secs, true)
+			m := fanoutMinimal(b, watchers, rate, secs, false)
+			mb := fanoutMinimal(b, watchers, rate, secs, true)
+			k := fanoutKiln(b, watchers, rate, secs, batch, false)
+			s := fanoutKiln(b, watchers, rate, secs, batch, true)
 			for _, r := range []struct {
 				name string
 				res  fanoutResult
-			}{{"minimal", m}, {"kiln", k}, {"kiln-stalled", s}} {
+			}{{"minimal", m}, {"minimal-batch", mb}, {"kiln", k}, {"kiln-stalled", s}} {
 				b.Logf("round %d %-13s p50 %7.2f ms  p99 %7.2f ms  (%d deliveries, %d missing)", round+1, r.name, ms(r.res.p50), ms(r.res.p99), r.res.n, r.res.missing)
 			}
-			minimal, kiln, stalled = append(minimal, ms(m.p99)), append(kiln, ms(k.p99)), append(stalled, ms(s.p99))
+			minimal, minBatched = append(minimal, ms(m.p99)), append(minBatched, ms(mb.p99))
+			kiln, stalled = append(kiln, ms(k.p99)), append(stalled, ms(s.p99))
 			vsMinimal = append(vsMinimal, float64(k.p99)/float64(m.p99))
+			vsBatched = append(vsBatched, float64(k.p99)/float64(mb.p99))
 			vsKiln = append(vsKiln, float64(s.p99)/float64(k.p99))
 		}
 		b.ReportMetric(median(minimal), "minimal-p99-ms")
+		b.ReportMetric(median(minBatched), "minimal-batch-p99-ms")
 		b.ReportMetric(median(kiln), "kiln-p99-ms")
 		b.ReportMetric(median(stalled), "stalled-p99-ms")
 		b.ReportMetric(median(vsMinimal), "kiln/minimal-p99")
+		b.ReportMetric(median(vsBatched), "kiln/minimal-batch-p99")
 		b.ReportMetric(median(vsKiln), "stalled/kiln-p99")
 	}
 }
@@ -120,17 +130,22 @@ func watch(ctx context.Context, c *websocket.Conn, capacity int) *watcher {
 			if err != nil {
 				return
 			}
-			i := bytes.Index(msg, textKey)
-			if i < 0 {
-				continue
+			now := time.Now()
+			for { // one event, or a batch=true array of them
+				i := bytes.Index(msg, textKey)
+				if i < 0 {
+					break
+				}
+				msg = msg[i+len(textKey):]
+				end := bytes.IndexByte(msg, '"')
+				if end < 0 {
+					break
+				}
+				if stamp, err := strconv.ParseInt(string(msg[:end]), 10, 64); err == nil {
+					w.latencies = append(w.latencies, now.Sub(time.Unix(0, stamp)))
+				}
+				msg = msg[end:]
 			}
-			rest := msg[i+len(textKey):]
-			end := bytes.IndexByte(rest, '"')
-			stamp, err := strconv.ParseInt(string(rest[:end]), 10, 64)
-			if err != nil {
-				continue
-			}
-			w.latencies = append(w.latencies, time.Since(time.Unix(0, stamp)))
 		}
 	}()
 	return w
@@ -174,9 +189,10 @@ func dialAll(b *testing.B, url string, hdr http.Header, n int) []*websocket.Conn
 	return conns
 }
 
-// fanoutMinimal is the baseline: a server that writes each line to every
-// connection, one writer goroutine per connection, nothing else.
-func fanoutMinimal(b *testing.B, watchers, rate, secs int) fanoutResult {
+// fanoutMinimal is the baseline: a server that writes each line (batched:
+// each batch of lines as a JSON array) to every connection, one writer
+// goroutine per connection, nothing else.
+func fanoutMinimal(b *testing.B, watchers, rate, secs int, batched bool) fanoutResult {
 	var mu sync.Mutex
 	var outs []chan []byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -218,29 +234,45 @@ func fanoutMinimal(b *testing.B, watchers, rate, secs int) fanoutResult {
 	}
 	seq := 0
 	runtime.GC() // start each setup on a clean heap
+	send := func(msg []byte) {
+		mu.Lock()
+		for _, out := range outs {
+			select {
+			case out <- msg:
+			default: // a full client loses lines here; the baseline does nothing smarter
+			}
+		}
+		mu.Unlock()
+	}
 	total := produce(rate, secs, func(texts []string) {
+		var batch []byte
 		for _, t := range texts {
 			seq++
 			msg := fmt.Appendf(nil, `{"build_id":1,"seq":%d,"user_seq":%d,"time":"2026-05-01T12:00:00Z","kind":"log","log":{"stream":"stdout","text":"%s"}}`, seq, seq, t)
-			mu.Lock()
-			for _, out := range outs {
-				select {
-				case out <- msg:
-				default: // a full client loses lines here; the baseline does nothing smarter
-				}
+			if !batched {
+				send(msg)
+				continue
 			}
-			mu.Unlock()
+			if batch == nil {
+				batch = append(batch, '[')
+			} else {
+				batch = append(batch, ',')
+			}
+			batch = append(batch, msg...)
+		}
+		if batched {
+			send(append(batch, ']'))
 		}
 	})
 	return collect(b, ws, total)
 }
 
 // fanoutKiln follows a build through the real API, store and bus.
-func fanoutKiln(b *testing.B, watchers, rate, secs int, stall bool) fanoutResult {
+func fanoutKiln(b *testing.B, watchers, rate, secs int, batch, stall bool) fanoutResult {
 	e := mustStreamEnv(b, api.StreamConfig{MaxPerUser: watchers + 10}, 0)
 	tok := MustToken(b, e.srv, "bench@example.com")
 	id := e.build(b, tok)
-	url := fmt.Sprintf("ws%s/v1/builds/%d/events?after=1", strings.TrimPrefix(e.srv.URL, "http"), id)
+	url := fmt.Sprintf("ws%s/v1/builds/%d/events?after=1&batch=%v", strings.TrimPrefix(e.srv.URL, "http"), id, batch)
 	hdr := http.Header{"Authorization": {"Bearer " + tok}}
 	conns := dialAll(b, url, hdr, watchers)
 	if stall {

@@ -122,6 +122,7 @@ type StreamParams struct {
 	After       int64  `query:"after" minimum:"0" doc:"Start after this position (seq for a build, user_seq for all builds)."`
 	Ticket      string `query:"ticket" maxLength:"100" doc:"A stream ticket from POST /v1/stream-tickets, for clients that cannot send Authorization (browsers)."`
 	LastEventID string `header:"Last-Event-ID" maxLength:"20" doc:"SSE resume: the id of the last event received; wins over after."`
+	Batch       bool   `query:"batch" doc:"WebSocket: send each message as a JSON array of one or more events, every event pending at the time (up to 32 KiB of them), instead of one event per message. What clients following busy builds should ask for. SSE ignores it: it always writes every pending event at once."`
 }
 
 type buildStreamInput struct {
@@ -150,7 +151,7 @@ func (s *Server) registerStreams() {
 	eventSchema := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(kiln.BuildEvent{}), true, "BuildEvent")
 	streamResponses := func(what string) map[string]*huma.Response {
 		return map[string]*huma.Response{
-			"101": {Description: "Switching to WebSocket (when the request asks to upgrade): " + what + ", one BuildEvent as JSON per text message."},
+			"101": {Description: "Switching to WebSocket (when the request asks to upgrade): " + what + ", one BuildEvent as JSON per text message (with `batch=true`, a JSON array of BuildEvents per message)."},
 			"200": {
 				Description: "Server-Sent Events: " + what + ". Each event has `id:` (its position) and `data:` (the BuildEvent as JSON); a final `event: close` says why the stream ended.",
 				Content:     map[string]*huma.MediaType{"text/event-stream": {Schema: eventSchema}},
@@ -260,7 +261,7 @@ func (s *Server) openStream(ctx context.Context, in StreamParams, buildID int64)
 			release()
 		}
 		r, w := humago.Unwrap(hctx)
-		st := &session{srv: s, src: src, log: log, owner: buildID == 0, pos: after}
+		st := &session{srv: s, src: src, log: log, owner: buildID == 0, pos: after, batch: in.Batch}
 		if isWebSocket(r) {
 			st.serveWebSocket(w, r, cleanup)
 			return
@@ -317,6 +318,7 @@ type session struct {
 	log   *slog.Logger
 	owner bool  // all the user's builds: positions are user seqs
 	pos   int64 // the position of the last event sent
+	batch bool  // WebSocket: events as JSON arrays
 }
 
 // run sends events until the build ends, the client leaves or falls

@@ -2,8 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -124,4 +127,56 @@ func TestSlowConsumerClosed(t *testing.T) {
 		break
 	}
 	<-done
+}
+
+// TestWriteBatches checks the batched WebSocket messages: JSON arrays that
+// keep every event once and in order, within the limit unless one event
+// alone is bigger.
+func TestWriteBatches(t *testing.T) {
+	var items []*eventbus.Item
+	for i, size := range []int{10, 200, 30, 5000, 40, 40, 40, 1, 600, 900} {
+		items = append(items, &eventbus.Item{Event: &kiln.BuildEvent{BuildID: 1, Seq: int64(i + 1), Kind: kiln.EventLog,
+			Log: &kiln.LogEvent{Text: "\"" + strings.Repeat("x", size)}}})
+	}
+	const limit = 1500
+	var got []int64
+	var sizes []int
+	buf, err := writeBatches(nil, items, limit, func(msg []byte) error {
+		var events []*kiln.BuildEvent
+		if err := json.Unmarshal(msg, &events); err != nil || len(events) == 0 {
+			t.Fatalf("message %.100q: %v", msg, err)
+		}
+		if len(events) > 1 && len(msg) > limit {
+			t.Errorf("a message of %d events is %d bytes, over %d", len(events), len(msg), limit)
+		}
+		for _, e := range events {
+			got = append(got, e.Seq)
+		}
+		sizes = append(sizes, len(events))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}; !slices.Equal(got, want) {
+		t.Fatalf("seqs %v, want %v", got, want)
+	}
+	// Events take about 90 bytes more than their text. 1-3 fit; 4 is
+	// bigger than the limit and goes alone; 5-9 fit; 10 does not fit with
+	// them.
+	if want := []int{3, 1, 5, 1}; !slices.Equal(sizes, want) {
+		t.Errorf("events per message %v, want %v", sizes, want)
+	}
+	if len(buf) != 0 {
+		t.Errorf("the returned buffer holds %d bytes", len(buf))
+	}
+
+	wantErr := errors.New("gone")
+	calls := 0
+	if _, err := writeBatches(buf, items, limit, func([]byte) error { calls++; return wantErr }); !errors.Is(err, wantErr) || calls != 1 {
+		t.Errorf("a failed write: %v after %d calls, want the write's error after 1", err, calls)
+	}
+	if _, err := writeBatches(buf, nil, limit, func([]byte) error { t.Error("wrote nothing"); return nil }); err != nil {
+		t.Error(err)
+	}
 }

@@ -294,6 +294,26 @@ func readWS(tb testing.TB, c *websocket.Conn) (*kiln.BuildEvent, error) {
 	return &e, nil
 }
 
+// readWSBatch reads one message of a batch=true stream: a JSON array of
+// events. It returns them with the message's size.
+func readWSBatch(tb testing.TB, c *websocket.Conn) ([]*kiln.BuildEvent, int, error) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	typ, b, err := c.Read(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if typ != websocket.MessageText {
+		tb.Fatalf("message type %v", typ)
+	}
+	var events []*kiln.BuildEvent
+	if err := json.Unmarshal(b, &events); err != nil || len(events) == 0 {
+		tb.Fatalf("message %.200q is not a non-empty JSON array of events: %v", b, err)
+	}
+	return events, len(b), nil
+}
+
 func kinds(events []*kiln.BuildEvent) string {
 	var out []string
 	for _, e := range events {
@@ -627,8 +647,21 @@ func TestStreamClientMessage(t *testing.T) {
 // TestStalledClientAlone has one client stop reading while another
 // follows a busy build: the follower gets everything, and the stalled one
 // is dropped, not waited for.
+//
+// With batch=true the follower gets JSON arrays: a feed read of 20 lines
+// of 4 KB does not fit one 32 KiB message, so it comes as three or more,
+// each within the bound, and nothing is lost at the seams.
 func TestStalledClientAlone(t *testing.T) {
 	t.Parallel()
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
+			t.Parallel()
+			testStalledClientAlone(t, batch)
+		})
+	}
+}
+
+func testStalledClientAlone(t *testing.T, batch bool) {
 	e := mustStreamEnv(t, api.StreamConfig{WriteTimeout: 300 * time.Millisecond}, 0)
 	tok := MustToken(t, e.srv, "ada@example.com")
 	id := e.build(t, tok)
@@ -637,10 +670,14 @@ func TestStalledClientAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if batch {
+		path += "?batch=true"
+	}
 	follower, _, err := dialWS(t, e, path, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
+	follower.SetReadLimit(1 << 20)
 	const batches, perBatch = 100, 20 // 8 MB: more than socket buffers hold
 	line := strings.Repeat("x", 4000)
 	done := make(chan struct{})
@@ -652,23 +689,40 @@ func TestStalledClientAlone(t *testing.T) {
 		e.finish(t, id)
 	}()
 	defer func() { <-done }()
-	n := 0
+	n, messages := 0, 0
 	for {
-		ev, err := readWS(t, follower)
+		var events []*kiln.BuildEvent
+		if batch {
+			var size int
+			events, size, err = readWSBatch(t, follower)
+			if len(events) > 1 && size > 32<<10 {
+				t.Fatalf("a message of %d events is %d bytes, over 32 KiB", len(events), size)
+			}
+		} else {
+			var ev *kiln.BuildEvent
+			ev, err = readWS(t, follower)
+			events = []*kiln.BuildEvent{ev}
+		}
 		if err != nil {
 			if websocket.CloseStatus(err) != api.CloseEnded {
 				t.Fatalf("follower closed after %d events: %v", n, err)
 			}
 			break
 		}
-		n++
-		if ev.Seq != int64(n) {
-			t.Fatalf("follower got seq %d as event %d", ev.Seq, n)
+		messages++
+		for _, ev := range events {
+			n++
+			if ev.Seq != int64(n) {
+				t.Fatalf("follower got seq %d as event %d", ev.Seq, n)
+			}
 		}
 	}
 	<-done
 	if want := 1 + batches*perBatch + 1; n != want {
 		t.Fatalf("follower got %d events, want %d", n, want)
+	}
+	if batch && messages*4 > n {
+		t.Errorf("%d events came in %d messages: batching did not batch", n, messages)
 	}
 	// The stalled client is gone from the server; reading now it finds
 	// what the kernel buffered, then the end of the connection.
@@ -719,13 +773,22 @@ func TestResumeNoGapsNoDuplicates(t *testing.T) {
 			stopAfter := rapid.IntRange(1, 40).Draw(rt, "readThenDrop")
 			path := fmt.Sprintf("/v1/builds/%d/events", id)
 			ended := false
-			if rapid.Bool().Draw(rt, "websocket") {
-				c, _, err := dialWS(t, e, fmt.Sprintf("%s?after=%d", path, after), tok)
+			switch transport := rapid.SampledFrom([]string{"websocket", "websocket-batch", "sse"}).Draw(rt, "transport"); transport {
+			case "websocket", "websocket-batch":
+				batch := transport == "websocket-batch"
+				c, _, err := dialWS(t, e, fmt.Sprintf("%s?after=%d&batch=%v", path, after, batch), tok)
 				if err != nil {
 					rt.Fatalf("dial: %v", err)
 				}
 				for range stopAfter {
-					ev, err := readWS(t, c)
+					var events []*kiln.BuildEvent
+					if batch {
+						events, _, err = readWSBatch(t, c)
+					} else {
+						var ev *kiln.BuildEvent
+						ev, err = readWS(t, c)
+						events = []*kiln.BuildEvent{ev}
+					}
 					if err != nil {
 						if websocket.CloseStatus(err) != api.CloseEnded {
 							rt.Fatalf("closed: %v", err)
@@ -733,10 +796,12 @@ func TestResumeNoGapsNoDuplicates(t *testing.T) {
 						ended = true
 						break
 					}
-					got = append(got, ev.Seq)
+					for _, ev := range events {
+						got = append(got, ev.Seq)
+					}
 				}
 				c.CloseNow()
-			} else {
+			default:
 				hdr := []string{}
 				if after > 0 {
 					hdr = []string{"Last-Event-ID", strconv.FormatInt(after, 10)}

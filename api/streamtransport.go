@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -18,7 +19,7 @@ import (
 const maxCloseReason = 123
 
 // serveWebSocket upgrades the request and runs the stream over it: one
-// event as JSON per text message, pings as WebSocket pings, and a close
+// event as JSON per text message (or, batched, JSON arrays of events), pings as WebSocket pings, and a close
 // frame with one of the Close* codes at the end. The stream runs on its
 // own goroutine and the handler returns: the connection is the stream's
 // now, and the handler's deep stack is not kept for hours by an idle
@@ -34,7 +35,7 @@ func (st *session) serveWebSocket(w http.ResponseWriter, r *http.Request, cleanu
 	go func() {
 		defer cleanup()
 		defer conn.CloseNow()
-		st.run(ctx, &wsSink{conn: conn, timeout: st.srv.streams.cfg.WriteTimeout})
+		st.run(ctx, &wsSink{conn: conn, timeout: st.srv.streams.cfg.WriteTimeout, batch: st.batch})
 	}()
 }
 
@@ -57,20 +58,82 @@ func readUntilClosed(conn *websocket.Conn, parent context.Context) context.Conte
 	return ctx
 }
 
+// maxBatchMessage bounds a batched WebSocket message: events go into one
+// JSON array until the next would take it past this many bytes (an event
+// bigger than that goes alone). 32 KiB is the smallest read limit common
+// WebSocket libraries default to (coder/websocket's), and is still a
+// couple of hundred typical log lines: a watcher that fell behind by a
+// second of a busy build catches up in a few messages.
+const maxBatchMessage = 32 << 10
+
 type wsSink struct {
 	conn    *websocket.Conn
 	timeout time.Duration
+	batch   bool // JSON arrays of events
 }
 
+// batchBufs holds the buffers batched messages are built in, shared by
+// every stream so that an idle watcher holds none.
+var batchBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// send writes the events, one per message or, batched, as few JSON arrays
+// as maxBatchMessage allows: one write (and one system call) for every
+// pending event instead of one each is what lets a node feed a thousand
+// watchers of a build that logs a thousand lines a second.
 func (s *wsSink) send(ctx context.Context, items []*eventbus.Item, _ bool) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	for _, it := range items {
-		if err := s.conn.Write(ctx, websocket.MessageText, it.JSON()); err != nil {
-			return fmt.Errorf("write event: %w", err)
+	if !s.batch {
+		for _, it := range items {
+			if err := s.conn.Write(ctx, websocket.MessageText, it.JSON()); err != nil {
+				return fmt.Errorf("write event: %w", err)
+			}
 		}
+		return nil
 	}
-	return nil
+	bp := batchBufs.Get().(*[]byte)
+	b, err := writeBatches((*bp)[:0], items, maxBatchMessage, func(msg []byte) error {
+		if err := s.conn.Write(ctx, websocket.MessageText, msg); err != nil {
+			return fmt.Errorf("write events: %w", err)
+		}
+		return nil
+	})
+	if cap(b) <= 2*maxBatchMessage { // one huge event's buffer is not kept
+		*bp = b
+		batchBufs.Put(bp)
+	}
+	return err
+}
+
+// writeBatches writes items as JSON arrays of events in order, each at most
+// limit bytes unless it holds a single bigger event, building them in buf.
+// It returns buf, grown, for reuse.
+func writeBatches(buf []byte, items []*eventbus.Item, limit int, write func([]byte) error) ([]byte, error) {
+	b := buf[:0]
+	flush := func() error {
+		b = append(b, ']')
+		err := write(b)
+		b = b[:0]
+		return err
+	}
+	for _, it := range items {
+		j := it.JSON()
+		if len(b) > 0 && len(b)+1+len(j)+1 > limit {
+			if err := flush(); err != nil {
+				return b, err
+			}
+		}
+		if len(b) == 0 {
+			b = append(b, '[')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, j...)
+	}
+	if len(b) == 0 {
+		return b, nil
+	}
+	return b, flush()
 }
 
 func (s *wsSink) ping(ctx context.Context) error {

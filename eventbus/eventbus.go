@@ -503,6 +503,7 @@ func (s *Subscription) Next(ctx context.Context) ([]*Item, error) {
 			}
 			s.pos = s.key.cursor(batch[len(batch)-1])
 			s.trustNext = false
+			batch = s.takeFollowing(batch)
 			s.mu.Unlock()
 			return batch, nil
 		}
@@ -517,6 +518,41 @@ func (s *Subscription) Next(ctx context.Context) ([]*Item, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// maxMerge bounds how many events one Next returns when it merges queued
+// batches.
+const maxMerge = 4096
+
+// takeFollowing appends to batch the queued batches that continue it
+// without a gap, so that a watcher that fell behind catches up in one Next
+// (and its stream in few writes) instead of one per feed read. It leaves a
+// batch that does not continue s.pos queued for Next to sort out. Called
+// with s.mu held, after s.pos was set to batch's end.
+func (s *Subscription) takeFollowing(batch []*Item) []*Item {
+	merged := false
+	for len(s.queue) > 0 && len(batch) < maxMerge {
+		next := s.queue[0]
+		i := 0
+		for i < len(next) && s.key.cursor(next[i]) <= s.pos {
+			i++
+		}
+		if i < len(next) && s.key.cursor(next[i]) != s.pos+1 {
+			break
+		}
+		if !merged {
+			batch = append(make([]*Item, 0, len(batch)+len(next)-i), batch...)
+			merged = true
+		}
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		s.queued -= len(next)
+		if next = next[i:]; len(next) > 0 {
+			batch = append(batch, next...)
+			s.pos = s.key.cursor(next[len(next)-1])
+		}
+	}
+	return batch
 }
 
 // Close ends the subscription and, with the last one of its feed, the

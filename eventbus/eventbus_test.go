@@ -275,6 +275,34 @@ func TestSlowSubscriberLagsAlone(t *testing.T) {
 	require.Equal(t, seqs(1, 15), collect(t, again, false, 15))
 }
 
+func TestBehindSubscriberGetsQueuedBatchesAtOnce(t *testing.T) {
+	t.Parallel()
+	src := newSource()
+	bus := newBus(t, src, eventbus.Config{})
+	behind := bus.SubscribeBuild(1, 0)
+	defer behind.Close()
+	reader := bus.SubscribeBuild(1, 0)
+	defer reader.Close()
+	goLive(t, behind)
+	goLive(t, reader)
+
+	// The feed hands each read to every subscription before it reads
+	// again, so once the reader has the fourth batch, the first three are
+	// queued for the subscription that did not read.
+	for range 4 {
+		bus.Publish(src.append(1, 1, 3))
+		require.Len(t, next(t, reader, false), 3)
+	}
+	got := next(t, behind, false)
+	require.GreaterOrEqual(t, len(got), 9, "one Next returns every queued batch, not one feed read")
+	require.Equal(t, seqs(1, int64(len(got))), got)
+	if len(got) < 12 {
+		got = append(got, collect(t, behind, false, 12)...)
+	}
+	require.Equal(t, seqs(1, 12), got)
+	require.True(t, idle(t, behind, 20*time.Millisecond))
+}
+
 func TestReplayOutrunByLiveIsNotLagging(t *testing.T) {
 	t.Parallel()
 	src := newSource()

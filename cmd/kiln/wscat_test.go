@@ -77,6 +77,38 @@ func TestWscatFollowsABuild(t *testing.T) {
 	if err == nil || !strings.Contains(stdout+stderr, "401") {
 		t.Errorf("a used ticket: %v\n%s%s", err, stdout, stderr)
 	}
+
+	// With batch=true the ended build replays as JSON arrays of events:
+	// the same events, fewer messages.
+	if ticket, err = alice.CreateStreamTicket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err = runWscat(ctx, wscat, fmt.Sprintf("ws%s/v1/builds/%d/events?batch=true&ticket=%s", strings.TrimPrefix(m.URL(), "http"), b.ID, ticket.Ticket))
+	if err != nil {
+		t.Fatalf("wscat batch=true: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+	var batched []*kiln.BuildEvent
+	messages := 0
+	for _, line := range strings.Split(stdout, "\n") {
+		msg := strings.TrimPrefix(strings.TrimSpace(line), "< ")
+		if msg == "" || strings.HasPrefix(msg, "Connected") || strings.HasPrefix(msg, "Disconnected") {
+			continue
+		}
+		var batch []*kiln.BuildEvent
+		if err := json.Unmarshal([]byte(msg), &batch); err != nil || len(batch) == 0 {
+			t.Fatalf("wscat printed %q, not a JSON array of events: %v", msg, err)
+		}
+		batched = append(batched, batch...)
+		messages++
+	}
+	if len(batched) != len(events) || messages >= len(events) {
+		t.Fatalf("batch=true: %d events in %d messages; the stream had %d events", len(batched), messages, len(events))
+	}
+	for i := range events {
+		if batched[i].Seq != events[i].Seq || batched[i].Kind != events[i].Kind {
+			t.Fatalf("batch=true event %d: %+v, want %+v", i, batched[i], events[i])
+		}
+	}
 }
 
 // runWscat runs wscat against url with an input that stays open, as a
