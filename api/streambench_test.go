@@ -269,14 +269,29 @@ func fanoutMinimal(b *testing.B, watchers, rate, secs int, batched bool) fanoutR
 
 // fanoutKiln follows a build through the real API, store and bus.
 func fanoutKiln(b *testing.B, watchers, rate, secs int, batch, stall bool) fanoutResult {
-	e := mustStreamEnv(b, api.StreamConfig{MaxPerUser: watchers + 10}, 0)
+	e := mustStreamEnv(b, api.StreamConfig{MaxPerUser: watchers + 10, WriteTimeout: time.Second}, 0)
 	tok := MustToken(b, e.srv, "bench@example.com")
 	id := e.build(b, tok)
-	url := fmt.Sprintf("ws%s/v1/builds/%d/events?after=1&batch=%v", strings.TrimPrefix(e.srv.URL, "http"), id, batch)
+	// The build has a history of 8 MB of log the watchers skip. The
+	// stalled client asks for it: the server's writes to it block once the
+	// kernel's buffers are full, before the measured part starts, and it
+	// is dropped a write timeout later, while the others are measured.
+	history := strings.Repeat("x", 4000)
+	for range 10 {
+		lines := make([]*kiln.LogLine, 200)
+		for i := range lines {
+			lines[i] = &kiln.LogLine{Stream: kiln.StreamStdout, Text: history}
+		}
+		if err := e.work.AppendLogs(context.Background(), id, lines); err != nil {
+			b.Fatal(err)
+		}
+	}
+	base := fmt.Sprintf("ws%s/v1/builds/%d/events?batch=%v&after=", strings.TrimPrefix(e.srv.URL, "http"), id, batch)
 	hdr := http.Header{"Authorization": {"Bearer " + tok}}
-	conns := dialAll(b, url, hdr, watchers)
+	conns := dialAll(b, base+"2001", hdr, watchers)
+	var stalled *websocket.Conn
 	if stall {
-		stalled := dialAll(b, url, hdr, 1)[0] // never read
+		stalled = dialAll(b, base+"1", hdr, 1)[0] // never read until the end
 		defer stalled.CloseNow()
 	}
 	ws := make([]*watcher, len(conns))
@@ -293,5 +308,28 @@ func fanoutKiln(b *testing.B, watchers, rate, secs int, batch, stall bool) fanou
 			b.Error(err)
 		}
 	})
-	return collect(b, ws, total)
+	res := collect(b, ws, total)
+	if stalled != nil {
+		// Proof that it stalled: the server sent it part of the history
+		// and dropped it.
+		n, err := drain(stalled)
+		b.Logf("the stalled client got %d of %d lines, then: %v", n, 2000+total, err)
+	}
+	return res
+}
+
+// drain reads what is waiting on c until it ends or nothing comes for a
+// moment, and counts the log lines.
+func drain(c *websocket.Conn) (int, error) {
+	c.SetReadLimit(1 << 20)
+	n := 0
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, msg, err := c.Read(ctx)
+		cancel()
+		if err != nil {
+			return n, err
+		}
+		n += bytes.Count(msg, textKey)
+	}
 }
