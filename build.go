@@ -284,6 +284,11 @@ type BuildWork interface {
 	// running builds and other owners' builds never count.
 	FindCachedBuild(ctx context.Context, ownerID int64, key string) (*Build, error)
 
+	// FindBuildArtifacts returns the artifacts of a build in the order
+	// they were made, for checking an earlier build's blobs before reusing
+	// them; none for a build that has none.
+	FindBuildArtifacts(ctx context.Context, buildID int64) ([]*Artifact, error)
+
 	// ReuseArtifacts records the artifacts of build from (which must have
 	// succeeded and belong to the same owner) as the build's own, pointing
 	// at the same blobs, sets the build's CachedFrom and returns the new

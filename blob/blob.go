@@ -31,6 +31,11 @@ type Store interface {
 	// there is no blob; EInvalid for a bad key.
 	Open(ctx context.Context, key string, wantSHA256 string) (io.ReadCloser, error)
 
+	// Stat returns the blob's size without reading it (a file stat, an
+	// S3 HEAD), so a caller can check cheaply that a blob is still there.
+	// ENotFound when there is no blob; EInvalid for a bad key.
+	Stat(ctx context.Context, key string) (size int64, err error)
+
 	// Delete removes the blob. Deleting a missing blob is not an error.
 	Delete(ctx context.Context, key string) error
 }

@@ -128,6 +128,23 @@ func (l *Local) Open(ctx context.Context, key string, wantSHA256 string) (io.Rea
 	return NewVerifyingReader(f, wantSHA256), nil
 }
 
+// Stat implements Store.
+func (l *Local) Stat(ctx context.Context, key string) (int64, error) {
+	if err := ValidKey(key); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("blob: stat %s: %w", key, err)
+	}
+	fi, err := l.root.Stat(filepath.FromSlash(key))
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.Mode().IsRegular() {
+		return 0, kiln.Errorf(kiln.ENotFound, "blob %s not found", key)
+	} else if err != nil {
+		return 0, fmt.Errorf("blob: stat %s: %w", key, err)
+	}
+	return fi.Size(), nil
+}
+
 // Delete implements Store.
 func (l *Local) Delete(ctx context.Context, key string) error {
 	if err := ValidKey(key); err != nil {

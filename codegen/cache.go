@@ -26,6 +26,11 @@ type CacheRecorder interface {
 	// CachedBuild returns the newest succeeded build of the same owner
 	// made under key; an ENotFound error when there is none.
 	CachedBuild(ctx context.Context, key string) (*kiln.Build, error)
+	// CheckArtifacts checks that the blobs of from's artifacts are still
+	// in the artifact store. ENotFound ("artifact X is missing") or
+	// EConflict (a blob of another size) name the first that is not;
+	// another error means it could not check.
+	CheckArtifacts(ctx context.Context, from *kiln.Build) error
 	// ReuseArtifacts records from's artifacts as the build's own.
 	ReuseArtifacts(ctx context.Context, from *kiln.Build) ([]*kiln.Artifact, error)
 }
@@ -113,9 +118,10 @@ type goVersionCache struct {
 }
 
 // reuse looks for an earlier build with the same key and, when there is
-// one, makes its checked output and artifacts this build's. It reports
-// whether the build is done. A failed lookup is logged and the build runs
-// in full.
+// one whose artifact blobs are all still stored, makes its checked output
+// and artifacts this build's. It reports whether the build is done. A
+// failed lookup, a missing blob or a failed check of the blobs is logged
+// and the build runs in full.
 func (p *Pipeline) reuse(ctx context.Context, b *kiln.Build, key string, cr CacheRecorder, rec kiln.Recorder) (bool, error) {
 	if err := cr.SetCacheKey(ctx, key); err != nil {
 		return false, err
@@ -133,6 +139,18 @@ func (p *Pipeline) reuse(ctx context.Context, b *kiln.Build, key string, cr Cach
 			return false, ctx.Err()
 		}
 		rec.Logf("cache: lookup failed, building everything: %v", err)
+		return false, nil
+	}
+	if err := cr.CheckArtifacts(ctx, prev); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		switch kiln.ErrorCode(err) {
+		case kiln.ENotFound, kiln.EConflict:
+			rec.Logf("cache: build %d's %s; building from scratch", prev.ID, kiln.ErrorMessage(err))
+		default:
+			rec.Logf("cache: could not check build %d's artifacts, building from scratch: %v", prev.ID, err)
+		}
 		return false, nil
 	}
 	err = rec.Step(ctx, "reuse", kiln.BuildPackaging, func(ctx context.Context) error {

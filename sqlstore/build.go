@@ -303,6 +303,12 @@ func (s *BuildService) FindArtifacts(ctx context.Context, buildID int64) ([]*kil
 	if _, err := s.db.findBuild(ctx, c, u, buildID, false); err != nil {
 		return nil, err
 	}
+	return s.db.artifactsOf(ctx, c, buildID)
+}
+
+// artifactsOf returns a build's artifacts in the order they were made,
+// for whoever owns it.
+func (db *DB) artifactsOf(ctx context.Context, c conn, buildID int64) ([]*kiln.Artifact, error) {
 	rows, err := c.query(ctx, "SELECT "+cols("", artifactColumns...)+" FROM artifacts WHERE build_id = ? ORDER BY id", buildID)
 	if err != nil {
 		return nil, fmt.Errorf("find artifacts: %w", err)

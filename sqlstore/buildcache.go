@@ -50,6 +50,12 @@ func (w *BuildWork) FindCachedBuild(ctx context.Context, ownerID int64, key stri
 	return b, nil
 }
 
+// FindBuildArtifacts returns the artifacts of any build in the order they
+// were made (none for a build that made none or does not exist).
+func (w *BuildWork) FindBuildArtifacts(ctx context.Context, buildID int64) ([]*kiln.Artifact, error) {
+	return w.db.artifactsOf(ctx, w.db.read(), buildID)
+}
+
 // ReuseArtifacts copies the artifact rows of build from to build id (the
 // blobs are shared, not copied) in place of any id has, sets id's cached_from and appends an
 // artifact event per copy. EConflict when the lease was lost, when from is

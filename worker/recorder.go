@@ -206,6 +206,30 @@ func (r *recorder) CachedBuild(ctx context.Context, key string) (*kiln.Build, er
 	return r.w.cfg.Work.FindCachedBuild(ctx, r.b.OwnerID, key)
 }
 
+// CheckArtifacts checks that the blob of every artifact of an earlier
+// build is still in the store with its recorded size, so that a cache hit
+// never points at missing files (deleted, pruned, expired). It returns
+// ENotFound naming the first missing artifact, EConflict naming one whose
+// blob has another size, or the error that kept it from checking.
+func (r *recorder) CheckArtifacts(ctx context.Context, from *kiln.Build) error {
+	arts, err := r.w.cfg.Work.FindBuildArtifacts(ctx, from.ID)
+	if err != nil {
+		return fmt.Errorf("list artifacts of build %d: %w", from.ID, err)
+	}
+	for _, a := range arts {
+		size, err := r.w.cfg.Blobs.Stat(ctx, a.Location)
+		switch {
+		case kiln.ErrorCode(err) == kiln.ENotFound:
+			return kiln.Errorf(kiln.ENotFound, "artifact %s is missing", a.Name)
+		case err != nil:
+			return fmt.Errorf("check artifact %s: %w", a.Name, err)
+		case size != a.Size:
+			return kiln.Errorf(kiln.EConflict, "artifact %s has %d bytes in the store, not the %d recorded", a.Name, size, a.Size)
+		}
+	}
+	return nil
+}
+
 // ReuseArtifacts records the artifacts of an earlier build as this
 // build's, sharing their blobs.
 func (r *recorder) ReuseArtifacts(ctx context.Context, from *kiln.Build) ([]*kiln.Artifact, error) {

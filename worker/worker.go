@@ -18,9 +18,12 @@ import (
 	kiln "github.com/kiln-build/kiln"
 )
 
-// Blobs stores artifact content; blob.Store satisfies it.
+// Blobs stores artifact content and tells whether a blob is still there;
+// blob.Store satisfies it.
 type Blobs interface {
 	Put(ctx context.Context, key string, r io.Reader) (size int64, sha256hex string, err error)
+	// Stat returns the blob's size; ENotFound when it is gone.
+	Stat(ctx context.Context, key string) (size int64, err error)
 }
 
 // Config configures a Worker. Zero durations take the defaults.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/codegen"
 	"github.com/kiln-build/kiln/worker"
 )
 
@@ -120,6 +121,18 @@ func (f *fakeWork) FindCachedBuild(context.Context, int64, string) (*kiln.Build,
 	return nil, kiln.Errorf(kiln.ENotFound, "no cached build")
 }
 
+func (f *fakeWork) FindBuildArtifacts(_ context.Context, buildID int64) ([]*kiln.Artifact, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*kiln.Artifact
+	for _, a := range f.artifacts {
+		if a.BuildID == buildID {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeWork) ReuseArtifacts(context.Context, int64, string, int64) ([]*kiln.Artifact, error) {
 	return nil, kiln.Errorf(kiln.ENotFound, "no such build")
 }
@@ -169,6 +182,14 @@ func (m *memBlobs) Put(_ context.Context, key string, r io.Reader) (int64, strin
 	b, err := io.ReadAll(r)
 	m.data[key] = b
 	return int64(len(b)), "sum", err
+}
+
+func (m *memBlobs) Stat(_ context.Context, key string) (int64, error) {
+	b, ok := m.data[key]
+	if !ok {
+		return 0, kiln.Errorf(kiln.ENotFound, "blob %s not found", key)
+	}
+	return int64(len(b)), nil
 }
 
 func newWorker(f *fakeWork, p kiln.Pipeline, tune func(*worker.Config)) *worker.Worker {
@@ -336,4 +357,49 @@ func TestRunBuild(t *testing.T) {
 			t.Fatalf("err=%v ran=%v; an ended build must be skipped", err, ran)
 		}
 	})
+}
+
+// TestRecorder_CheckArtifacts checks an earlier build's blobs through the
+// recorder the pipeline gets, as a cache hit does before reusing them.
+func TestRecorder_CheckArtifacts(t *testing.T) {
+	t.Parallel()
+	earlier := []*kiln.Artifact{
+		{ID: 1, BuildID: 5, Name: "app-source.tar.gz", Size: 3, Location: "builds/5/1/app-source.tar.gz"},
+		{ID: 2, BuildID: 5, Name: "SHA256SUMS", Size: 4, Location: "builds/5/1/SHA256SUMS"},
+	}
+	for _, tc := range []struct {
+		name  string
+		blobs map[string][]byte
+		code  string
+		msg   string
+	}{
+		{"OK", map[string][]byte{"builds/5/1/app-source.tar.gz": []byte("tgz"), "builds/5/1/SHA256SUMS": []byte("sums")}, "", ""},
+		{"ErrNotFound", map[string][]byte{"builds/5/1/app-source.tar.gz": []byte("tgz")}, kiln.ENotFound, "artifact SHA256SUMS is missing"},
+		{"ErrConflict", map[string][]byte{"builds/5/1/app-source.tar.gz": []byte("t"), "builds/5/1/SHA256SUMS": []byte("sums")}, kiln.EConflict,
+			"artifact app-source.tar.gz has 1 bytes in the store, not the 3 recorded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeWork()
+			f.artifacts = earlier
+			var checkErr error
+			w := newWorker(f, pipelineFunc(func(ctx context.Context, _ *kiln.Build, _ *kiln.App, rec kiln.Recorder) error {
+				cr, ok := rec.(codegen.CacheRecorder)
+				if !ok {
+					return kiln.Errorf(kiln.EBuildFailed, "the worker's recorder is not a codegen.CacheRecorder")
+				}
+				checkErr = cr.CheckArtifacts(ctx, &kiln.Build{ID: 5})
+				return nil
+			}), func(c *worker.Config) { c.Blobs = &memBlobs{data: tc.blobs} })
+			if err := w.RunBuild(t.Context(), 7); err != nil {
+				t.Fatal(err)
+			}
+			if f.build.Status != kiln.BuildSucceeded {
+				t.Fatalf("build %s: %s", f.build.Status, f.build.Error)
+			}
+			if kiln.ErrorCode(checkErr) != tc.code || tc.code != "" && kiln.ErrorMessage(checkErr) != tc.msg {
+				t.Fatalf("CheckArtifacts = %v (code %q), want code %q %q", checkErr, kiln.ErrorCode(checkErr), tc.code, tc.msg)
+			}
+		})
+	}
 }

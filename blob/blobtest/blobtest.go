@@ -76,6 +76,28 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		}
 	})
 
+	t.Run("Stat", func(t *testing.T) {
+		s := newStore(t)
+		MustPut(t, s, "dir/k", "five!")
+		MustPut(t, s, "empty", "")
+		for key, want := range map[string]int64{"dir/k": 5, "empty": 0} {
+			if size, err := s.Stat(t.Context(), key); err != nil || size != want {
+				t.Errorf("stat %s: %d, %v; want %d", key, size, err, want)
+			}
+		}
+		for _, key := range []string{"missing", "dir"} {
+			if _, err := s.Stat(t.Context(), key); kiln.ErrorCode(err) != kiln.ENotFound {
+				t.Errorf("stat %s: err = %v, want ENotFound", key, err)
+			}
+		}
+		if err := s.Delete(t.Context(), "dir/k"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Stat(t.Context(), "dir/k"); kiln.ErrorCode(err) != kiln.ENotFound {
+			t.Errorf("stat after delete: err = %v, want ENotFound", err)
+		}
+	})
+
 	t.Run("Delete", func(t *testing.T) {
 		s := newStore(t)
 		MustPut(t, s, "dir/k", "x")
@@ -98,6 +120,9 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 			}
 			if _, err := s.Open(t.Context(), key, ""); kiln.ErrorCode(err) != kiln.EInvalid {
 				t.Errorf("open %q: err = %v, want EInvalid", key, err)
+			}
+			if _, err := s.Stat(t.Context(), key); kiln.ErrorCode(err) != kiln.EInvalid {
+				t.Errorf("stat %q: err = %v, want EInvalid", key, err)
 			}
 			if err := s.Delete(t.Context(), key); kiln.ErrorCode(err) != kiln.EInvalid {
 				t.Errorf("delete %q: err = %v, want EInvalid", key, err)

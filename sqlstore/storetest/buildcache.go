@@ -41,6 +41,17 @@ func testBuildCache(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.Equal(t, b1.ID, got.ID)
 		require.Equal(t, "k1", got.CacheKey)
 		require.Nil(t, got.CachedFrom)
+		// The worker lists the cached build's artifacts, blob locations
+		// included, to check their blobs before reusing them.
+		own, err := e.Work.FindBuildArtifacts(bg, b1.ID)
+		require.NoError(t, err)
+		require.Len(t, own, 1)
+		require.Equal(t, orig.ID, own[0].ID)
+		require.Equal(t, orig.Location, own[0].Location)
+		require.Equal(t, orig.Size, own[0].Size)
+		none, err := e.Work.FindBuildArtifacts(bg, 99999)
+		require.NoError(t, err)
+		require.Empty(t, none)
 
 		// Another app of the same owner with the same key reuses b1's
 		// artifacts: new rows pointing at the same blobs.
