@@ -54,14 +54,17 @@ func MonthStart(t time.Time) time.Time {
 
 // MonthUsage is what the user's builds and plan previews used of the
 // language model in the current calendar month (UTC), with the limits.
+// Model is "" when the server has no model: then nothing uses tokens and
+// no limits are reported.
 type MonthUsage struct {
 	Month      string     `json:"month" doc:"The calendar month, UTC (YYYY-MM)." example:"2026-11"`
 	Since      time.Time  `json:"since" doc:"First instant of the month."`
 	ResetsAt   time.Time  `json:"resets_at" doc:"When the monthly budget starts again."`
+	Model      string     `json:"model" doc:"The language model this server's builds use (llm.model); empty when none is configured: builds then plan offline with the rules planner and use no tokens, and the limits are reported as 0 with no remaining_tokens." example:"gpt-4o"`
 	Usage      TokenUsage `json:"usage"`
-	MonthLimit int64      `json:"month_limit_tokens" doc:"Tokens one user may use per month (llm.max_tokens_per_user_month); 0: no limit."`
-	BuildLimit int64      `json:"build_limit_tokens" doc:"Tokens one build may use (llm.max_tokens_per_build); 0: no limit."`
-	Remaining  *int64     `json:"remaining_tokens,omitempty" doc:"Tokens left this month; absent when there is no monthly limit."`
+	MonthLimit int64      `json:"month_limit_tokens" doc:"Tokens one user may use per month (llm.max_tokens_per_user_month); 0: no limit, or no model."`
+	BuildLimit int64      `json:"build_limit_tokens" doc:"Tokens one build may use (llm.max_tokens_per_build); 0: no limit, or no model."`
+	Remaining  *int64     `json:"remaining_tokens,omitempty" doc:"Tokens left this month; absent when there is no monthly limit or no model."`
 }
 
 // UsageService reads language-model usage for the user in ctx.

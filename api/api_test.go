@@ -29,8 +29,9 @@ func MustServer(tb testing.TB) *httptest.Server {
 	return srv
 }
 
-// MustServerDB is MustServer that also returns the store.
-func MustServerDB(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
+// MustServerDB is MustServer that also returns the store; opts change the
+// API's configuration before it starts.
+func MustServerDB(tb testing.TB, opts ...func(*api.Config)) (*httptest.Server, *sqlstore.DB) {
 	tb.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, filepath.Join(tb.TempDir(), "kiln.db"), sqlstore.Options{})
@@ -53,10 +54,10 @@ func MustServerDB(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{
+	cfg := api.Config{
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db),
-		Usage: sqlstore.NewUsageService(db), LLMLimits: api.LLMLimits{Build: 3000, Month: 10000},
+		Usage: sqlstore.NewUsageService(db), LLMLimits: api.LLMLimits{Model: "gpt-4o", Build: 3000, Month: 10000},
 		Ready: db.Ping, Metrics: telemetry.NewMetrics(nil, nil), Planner: plan.Rules{},
 		AppNamer: func(d string) string {
 			if spec, err := (plan.Rules{}).Plan(context.Background(), d); err == nil {
@@ -65,7 +66,11 @@ func MustServerDB(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
 			return ""
 		},
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), // every request is still formatted
-	}))
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := httptest.NewServer(api.New(cfg))
 	tb.Cleanup(srv.Close)
 	return srv, db
 }

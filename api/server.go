@@ -44,7 +44,7 @@ type Config struct {
 	Mail kiln.MailService
 	// Usage, when set, adds language-model token usage to build details.
 	Usage kiln.UsageService
-	// LLMLimits are the token budgets GET /v1/usage reports.
+	// LLMLimits are the model and token budgets GET /v1/usage reports.
 	LLMLimits   LLMLimits
 	Idempotency kiln.IdempotencyStore
 	Blobs       Blobs

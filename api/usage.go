@@ -23,9 +23,11 @@ func (s *Server) buildUsage(ctx context.Context, b *kiln.Build) (*kiln.BuildUsag
 	return s.cfg.Usage.FindBuildUsage(ctx, b.ID)
 }
 
-// LLMLimits are the token budgets GET /v1/usage reports (llm.max_tokens_*);
-// 0 means no limit.
+// LLMLimits are the model and the token budgets GET /v1/usage reports
+// (llm.model, llm.max_tokens_*); a limit of 0 means none. Without a Model
+// the server uses no tokens and the limits are not reported.
 type LLMLimits struct {
+	Model        string
 	Build, Month int64
 }
 
@@ -34,7 +36,8 @@ type monthUsageOutput struct{ Body *kiln.MonthUsage }
 func (s *Server) registerUsage() {
 	o := op("get-usage", http.MethodGet, "/v1/usage", "Your language-model usage this month", "auth", true)
 	o.Description = "What your builds and plan previews used of the language model in the current calendar month (UTC): " +
-		"calls, tokens, estimated cost, the limits and what is left. Builds and previews stop with a clear reason once the month's budget is spent."
+		"calls, tokens, estimated cost, the model, the limits and what is left. Builds and previews stop with a clear reason once the month's budget is spent. " +
+		"On a server without a model, model is empty and no limits are reported."
 	huma.Register(s.api, o, func(ctx context.Context, _ *struct{}) (*monthUsageOutput, error) {
 		if _, err := requireUser(ctx); err != nil {
 			return nil, s.err.problem(ctx, err)
@@ -49,7 +52,10 @@ func (s *Server) registerUsage() {
 		}
 		out := &kiln.MonthUsage{
 			Month: since.Format("2006-01"), Since: since, ResetsAt: since.AddDate(0, 1, 0), Usage: u,
-			MonthLimit: s.cfg.LLMLimits.Month, BuildLimit: s.cfg.LLMLimits.Build,
+			Model: s.cfg.LLMLimits.Model,
+		}
+		if out.Model != "" {
+			out.MonthLimit, out.BuildLimit = s.cfg.LLMLimits.Month, s.cfg.LLMLimits.Build
 		}
 		if out.MonthLimit > 0 {
 			left := max(out.MonthLimit-u.TotalTokens, 0)

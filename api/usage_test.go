@@ -10,6 +10,7 @@ import (
 	"time"
 
 	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/sqlstore"
 )
 
@@ -83,7 +84,7 @@ func TestMonthUsage(t *testing.T) {
 		t.Fatalf("get usage: %d %s", r.status, r.body)
 	}
 	now := time.Now().UTC()
-	if u.Usage != (kiln.TokenUsage{}) || u.Remaining == nil || *u.Remaining != 10000 || u.MonthLimit != 10000 || u.BuildLimit != 3000 ||
+	if u.Usage != (kiln.TokenUsage{}) || u.Remaining == nil || *u.Remaining != 10000 || u.MonthLimit != 10000 || u.BuildLimit != 3000 || u.Model != "gpt-4o" ||
 		u.Month != now.Format("2006-01") || !u.ResetsAt.Equal(u.Since.AddDate(0, 1, 0)) || u.Since.Day() != 1 {
 		t.Fatalf("a new user's usage = %s", r.body)
 	}
@@ -119,5 +120,33 @@ func TestMonthUsage(t *testing.T) {
 	}
 	if r := do(t, srv, "GET", "/v1/usage", "", nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("no credentials: %d", r.status)
+	}
+}
+
+// TestMonthUsage_NoModel: a server without a model reports no model and
+// no limits (its configured budgets apply to nothing), but still what was
+// used this month.
+func TestMonthUsage_NoModel(t *testing.T) {
+	t.Parallel()
+	srv, db := MustServerDB(t, func(c *api.Config) { c.LLMLimits = api.LLMLimits{Build: 300000, Month: 5000000} })
+	tok := MustToken(t, srv, "u@example.com")
+	var me kiln.User
+	if r := do(t, srv, "GET", "/v1/me", tok, nil); r.status != http.StatusOK || json.Unmarshal(r.body, &me) != nil {
+		t.Fatalf("get me: %d %s", r.status, r.body)
+	}
+	if err := sqlstore.NewUsageStore(db).RecordLLMCall(context.Background(),
+		&kiln.LLMCall{OwnerID: me.ID, Step: "plan preview", Model: "m", PromptTokens: 100, CompletionTokens: 20}); err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, srv, "GET", "/v1/usage", tok, nil)
+	var u kiln.MonthUsage
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &u) != nil {
+		t.Fatalf("get usage: %d %s", r.status, r.body)
+	}
+	if u.Model != "" || u.MonthLimit != 0 || u.BuildLimit != 0 || u.Remaining != nil || u.Usage.TotalTokens != 120 {
+		t.Fatalf("usage without a model = %s", r.body)
+	}
+	if !strings.Contains(string(r.body), `"model":""`) || strings.Contains(string(r.body), "remaining_tokens") {
+		t.Errorf("the body does not say there is no model: %s", r.body)
 	}
 }

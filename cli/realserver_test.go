@@ -68,7 +68,7 @@ func realServerWith(t *testing.T, configure func(*api.Config, *auth.Service)) (*
 		Mail:        sqlstore.NewMailStore(db),
 		Idempotency: sqlstore.NewIdempotencyStore(db),
 		Usage:       sqlstore.NewUsageService(db),
-		LLMLimits:   api.LLMLimits{Build: 300, Month: 5000},
+		LLMLimits:   api.LLMLimits{Model: "gpt-4o", Build: 300, Month: 5000},
 		DevOutbox:   mailer,
 		Logger:      logger,
 		IngestKeys:  sqlstore.NewIngestKeyService(db),
@@ -130,6 +130,7 @@ func TestAgainstRealServer(t *testing.T) {
 	h.MustRun("", "builds", "cancel", itoa(created.Build.ID))
 	usage := h.MustRun("", "usage").stdout
 	assert.Regexp(t, `Used:\s+0 tokens \(0 prompt \+ 0 completion\) in 0 calls`, usage)
+	assert.Regexp(t, `Model:\s+gpt-4o`, usage)
 	assert.Regexp(t, `Month limit:\s+5000 tokens`, usage)
 	assert.Regexp(t, `Left:\s+5000 tokens`, usage)
 	assert.Regexp(t, `Build limit:\s+300 tokens`, usage)
@@ -145,6 +146,29 @@ func TestAgainstRealServer(t *testing.T) {
 	h.MustRun("", "logout")
 	res = h.Run("", "whoami")
 	assert.Equal(t, 1, res.code)
+}
+
+// TestUsageNoModelAgainstRealServer: on a server without a model, `kiln
+// usage` says so instead of showing limits nothing can use.
+func TestUsageNoModelAgainstRealServer(t *testing.T) {
+	t.Parallel()
+	ts, _ := realServerWith(t, func(cfg *api.Config, _ *auth.Service) {
+		cfg.LLMLimits = api.LLMLimits{Build: 300, Month: 5000} // the defaults, with no llm.model
+	})
+	h := newHarness(t)
+	h.env["KILN_SERVER"] = ts.URL
+	h.MustRun("correct horse battery\n", "signup", "--email", "ada@example.com", "--password-stdin")
+	usage := h.MustRun("", "usage").stdout
+	assert.Regexp(t, `Used:\s+0 tokens \(0 prompt \+ 0 completion\) in 0 calls`, usage)
+	assert.Regexp(t, `Model:\s+no model configured on this server: builds plan offline and use no tokens`, usage)
+	assert.NotContains(t, usage, "limit")
+	assert.NotContains(t, usage, "Left")
+	var u kiln.MonthUsage
+	require.NoError(t, json.Unmarshal([]byte(h.MustRun("", "usage", "-o", "json").stdout), &u))
+	assert.Equal(t, "", u.Model)
+	assert.Zero(t, u.MonthLimit)
+	assert.Zero(t, u.BuildLimit)
+	assert.Nil(t, u.Remaining)
 }
 
 // TestSigningKeysAgainstRealServer rotates the access-token signing key

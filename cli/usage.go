@@ -32,8 +32,9 @@ func (r *runner) usageCmd() *cobra.Command {
 		use:   "usage",
 		short: "Show your language-model token usage this month",
 		long: `Show what your builds and plan previews used of the language model in the
-current calendar month (UTC): calls, tokens, the estimated cost, the server's
-limits per build and per month, and what is left. Zero on a server without a model.`,
+current calendar month (UTC): calls, tokens, the estimated cost, the model, the
+server's limits per build and per month, and what is left. On a server without a
+model it says so: builds plan offline and use no tokens.`,
 		example: `  kiln usage
   kiln usage -o json`,
 		ops: []string{"GET /v1/usage"},
@@ -56,6 +57,11 @@ limits per build and per month, and what is left. Zero on a server without a mod
 				row(w, "Month:", u.Month+" (UTC), resets "+u.ResetsAt.Format("2006-01-02"))
 				row(w, "Used:", fmt.Sprintf("%d tokens (%d prompt + %d completion) in %d calls, ~$%.4f",
 					u.Usage.TotalTokens, u.Usage.PromptTokens, u.Usage.CompletionTokens, u.Usage.Calls, u.Usage.CostUSD))
+				if u.Model == "" {
+					row(w, "Model:", "no model configured on this server: builds plan offline and use no tokens")
+					return
+				}
+				row(w, "Model:", cell(u.Model))
 				row(w, "Month limit:", limit(u.MonthLimit))
 				if u.Remaining != nil {
 					row(w, "Left:", fmt.Sprintf("%d tokens", *u.Remaining))

@@ -24,6 +24,9 @@ type accountPage struct {
 	NameError string
 	Name      string
 	Notice    string
+	// Usage is the user's language-model usage this month (GET
+	// /v1/usage); nil when the server records none.
+	Usage *kiln.MonthUsage
 }
 
 func (p *Portal) accountPage(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -45,6 +48,10 @@ func (p *Portal) showAccount(w http.ResponseWriter, r *http.Request, s *session,
 		return err
 	}
 	pg.Tokens, pg.Expiries = toks, tokenExpiries
+	pg.Usage, err = s.api.Usage(r.Context())
+	if err != nil && kiln.ErrorCode(err) != kiln.EUnavailable {
+		return err
+	}
 	pg.Title = "Account"
 	p.render(w, r, s, status, "account", pg)
 	return nil

@@ -72,6 +72,13 @@ type env struct {
 // env.work the way a worker would.
 func MustEnv(tb testing.TB, opts ...func(*portal.Config)) *env {
 	tb.Helper()
+	return MustEnvAPI(tb, nil, opts...)
+}
+
+// MustEnvAPI is MustEnv with the API's configuration changed by apiOpt
+// (when not nil) before it starts.
+func MustEnvAPI(tb testing.TB, apiOpt func(*api.Config), opts ...func(*portal.Config)) *env {
+	tb.Helper()
 	ctx := context.Background()
 	e := &env{clock: &clock{}, logs: &bytes.Buffer{}}
 	db, err := sqlstore.Open(ctx, filepath.Join(tb.TempDir(), "kiln.db"), sqlstore.Options{Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler)})
@@ -99,13 +106,17 @@ func MustEnv(tb testing.TB, opts ...func(*portal.Config)) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	apiSrv := api.New(api.Config{
+	apiCfg := api.Config{
 		Auth: authSvc, Users: sqlstore.NewUserService(db), Apps: sqlstore.NewAppService(db),
 		Builds: sqlstore.NewBuildService(db), Idempotency: sqlstore.NewIdempotencyStore(db), Mail: sqlstore.NewMailStore(db),
 		Blobs: e.blobs, Planner: plan.Rules{}, DevOutbox: e.mailer, Logger: log,
 		Events: sqlstore.NewBuildEventService(db), Usage: sqlstore.NewUsageService(db),
 		IngestKeys: sqlstore.NewIngestKeyService(db), Analytics: sqlstore.NewEventStore(db),
-	})
+	}
+	if apiOpt != nil {
+		apiOpt(&apiCfg)
+	}
+	apiSrv := api.New(apiCfg)
 	cfg := portal.Config{API: apiSrv, Sessions: sqlstore.NewWebSessionStore(db), BaseURL: base, Dev: true, Logger: log, Now: e.clock.Now}
 	for _, o := range opts {
 		o(&cfg)

@@ -259,3 +259,19 @@ func TestDiffSpecs(t *testing.T) {
 		t.Errorf("diffArtifacts (-want +got):\n%s", diff)
 	}
 }
+
+func TestThousands(t *testing.T) {
+	t.Parallel()
+	n := int64(4986000)
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{0, "0"}, {999, "999"}, {1000, "1,000"}, {int64(5000000), "5,000,000"}, {int64(-1234567), "-1,234,567"},
+		{&n, "4,986,000"}, {(*int64)(nil), ""}, {123456, "123,456"},
+	} {
+		if got := thousands(tc.in); got != tc.want {
+			t.Errorf("thousands(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

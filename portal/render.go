@@ -216,6 +216,14 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
+	"thousands": thousands,
+	// percent is part of whole in whole percent, at most 100.
+	"percent": func(part, whole int64) int64 {
+		if whole <= 0 {
+			return 0
+		}
+		return min(part*100/whole, 100)
+	},
 	"add":   func(a, b int) int { return a + b },
 	"lower": strings.ToLower,
 }
@@ -226,6 +234,38 @@ func stepDuration(s *kiln.Step) string {
 		return humanDuration(time.Since(s.StartedAt))
 	}
 	return humanDuration(s.FinishedAt.Sub(s.StartedAt))
+}
+
+// thousands formats a whole number with thousands separators: 5,000,000. It
+// takes an int, an int64 or a *int64 (nil is "").
+func thousands(v any) string {
+	var n int64
+	switch v := v.(type) {
+	case int:
+		n = int64(v)
+	case int64:
+		n = v
+	case *int64:
+		if v == nil {
+			return ""
+		}
+		n = *v
+	default:
+		return fmt.Sprint(v)
+	}
+	s := strconv.FormatInt(n, 10)
+	sign := ""
+	if n < 0 {
+		sign, s = "-", s[1:]
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return sign + b.String()
 }
 
 // humanSize formats a byte count: 512 B, 1.5 KB, 2.0 MB.

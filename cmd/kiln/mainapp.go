@@ -268,7 +268,7 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	apiCfg := api.Config{
 		Auth: authSvc, Keys: authSvc, Users: sqlstore.NewUserService(m.DB), Apps: sqlstore.NewAppService(m.DB), Mail: m.Mail,
 		Builds: sqlstore.NewBuildService(m.DB), Idempotency: idem,
-		Usage: sqlstore.NewUsageService(m.DB), LLMLimits: api.LLMLimits{Build: cfg.LLM.MaxTokensPerBuild, Month: cfg.LLM.MaxTokensPerUserMonth},
+		Usage: sqlstore.NewUsageService(m.DB), LLMLimits: api.LLMLimits{Model: strings.TrimSpace(cfg.LLM.Model), Build: cfg.LLM.MaxTokensPerBuild, Month: cfg.LLM.MaxTokensPerUserMonth},
 		Blobs: blobs, Ready: m.DB.Ping, Metrics: m.Metrics, Logger: m.Logger,
 	}
 	if o := cfg.Auth.OIDC; o.Enabled() {

@@ -432,6 +432,8 @@ func TestPortalInBrowser(t *testing.T) {
 
 	ada.do("create an API token",
 		chromedp.Navigate(base+"/account"),
+		// The server has no model: the account page says so instead of limits.
+		chromedp.WaitVisible(`//section[@id="llm-usage"]//p[starts-with(., "No model configured")]`),
 		chromedp.SendKeys(chromedp.CSS(`#token-name`), "laptop CLI"),
 		chromedp.Click(`//button[text()="Create token"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#token-secret`)))
