@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -149,7 +150,11 @@ func (p *Pipeline) reuse(ctx context.Context, b *kiln.Build, key string, cr Cach
 		case kiln.ENotFound, kiln.EConflict:
 			rec.Logf("cache: build %d's %s; building from scratch", prev.ID, kiln.ErrorMessage(err))
 		default:
-			rec.Logf("cache: could not check build %d's artifacts, building from scratch: %v", prev.ID, err)
+			// The store's error may name its folders or endpoint: the
+			// server log gets it, the build's log only the outcome.
+			p.cfg.Logger.WarnContext(ctx, "cache: check of a cached build's artifacts failed",
+				slog.Int64("build_id", b.ID), slog.Int64("cached_build_id", prev.ID), slog.Any("error", err))
+			rec.Logf("cache: could not check build %d's artifacts; building from scratch", prev.ID)
 		}
 		return false, nil
 	}
