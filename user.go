@@ -22,6 +22,10 @@ type User struct {
 	PasswordHash  string `json:"-"`
 	EmailVerified bool   `json:"email_verified"`
 	Role          Role   `json:"role"`
+	// AdminFromOIDC says the admin role came from the OIDC provider's
+	// admin group: a login outside the group takes it away again. Admins
+	// made by hand (the first user, kiln admin grant) never have it.
+	AdminFromOIDC bool `json:"admin_from_oidc,omitempty" doc:"The admin role came from the identity provider's admin group and ends when a login no longer lists the group."`
 	// Notifications says which mails the user wants besides the ones
 	// every account gets (verification, password reset).
 	Notifications Notifications `json:"notifications"`
@@ -107,6 +111,14 @@ type AuthService interface {
 	// unknown, used or expired, or the password is weak.
 	ResetPassword(ctx context.Context, token, newPassword string) error
 
+	// RevokeUserSessions ends every session of the user with the id
+	// (admins only) by revoking the user's refresh tokens, and returns the
+	// user and how many sessions ended. Access tokens already issued keep
+	// working until they expire (15 minutes by default); API tokens are
+	// not touched. EForbidden for non-admins, ENotFound for an unknown
+	// user.
+	RevokeUserSessions(ctx context.Context, userID int64) (*User, int, error)
+
 	// Authenticate resolves a bearer credential (access JWT or API token)
 	// to its user. EUnauthorized when it is invalid or expired.
 	Authenticate(ctx context.Context, bearer string) (*User, error)
@@ -140,7 +152,8 @@ type UserService interface {
 	FindUsers(ctx context.Context, f UserFilter) ([]*User, string, error)
 
 	// SetUserRole changes a user's role by email. It is an operator action
-	// (the CLI's `kiln admin grant`) and needs no user in ctx.
+	// (the CLI's `kiln admin grant`) and needs no user in ctx. The role is
+	// then the operator's: the OIDC admin group no longer takes it away.
 	SetUserRole(ctx context.Context, email string, role Role) (*User, error)
 
 	// SetNotifications changes the mail settings of the user in ctx and

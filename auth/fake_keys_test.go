@@ -124,15 +124,21 @@ func (s *fakeStore) LinkIdentity(_ context.Context, userID int64, issuer, subjec
 	return nil
 }
 
-func (s *fakeStore) SetRole(_ context.Context, userID int64, role kiln.Role) error {
+func (s *fakeStore) SetAdminFromOIDC(_ context.Context, userID int64, admin bool) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.users[userID]
-	if u == nil {
-		return kiln.Errorf(kiln.ENotFound, "user not found")
+	switch {
+	case u == nil:
+		return false, kiln.Errorf(kiln.ENotFound, "user not found")
+	case admin && u.Role != kiln.RoleAdmin:
+		u.Role, u.AdminFromOIDC = kiln.RoleAdmin, true
+	case !admin && u.Role == kiln.RoleAdmin && u.AdminFromOIDC:
+		u.Role, u.AdminFromOIDC = kiln.RoleUser, false
+	default:
+		return false, nil
 	}
-	u.Role = role
-	return nil
+	return true, nil
 }
 
 // keyLoads returns how often the keys were read.

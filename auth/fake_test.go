@@ -264,15 +264,17 @@ func (s *fakeStore) RevokeRefreshFamily(_ context.Context, family string, now ti
 	return nil
 }
 
-func (s *fakeStore) RevokeUserRefreshTokens(_ context.Context, userID int64, now time.Time) error {
+func (s *fakeStore) RevokeUserRefreshTokens(_ context.Context, userID int64, now time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := 0
 	for _, t := range s.refresh {
-		if t.UserID == userID && t.RevokedAt == nil {
+		if t.UserID == userID && t.RevokedAt == nil && now.Before(t.ExpiresAt) {
 			t.RevokedAt = &now
+			n++
 		}
 	}
-	return nil
+	return n, nil
 }
 
 // refreshTokens returns copies of all stored refresh tokens by id.

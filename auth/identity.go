@@ -26,6 +26,10 @@ type IdentityStore interface {
 	// linked already.
 	LinkIdentity(ctx context.Context, userID int64, issuer, subject string) error
 
-	// SetRole changes a user's role. ENotFound without the user.
-	SetRole(ctx context.Context, userID int64, role kiln.Role) error
+	// SetAdminFromOIDC gives the user the admin role from the provider's
+	// admin group (admin true) when the user is no admin yet, marking it
+	// as the provider's; or (admin false) takes back an admin role so
+	// marked. Admins made otherwise are never changed. It reports whether
+	// the user changed. ENotFound without the user.
+	SetAdminFromOIDC(ctx context.Context, userID int64, admin bool) (changed bool, err error)
 }

@@ -288,7 +288,7 @@ func (s *Service) rotationGrace() time.Duration {
 // SigningKeys lists the keys that verify access tokens (admins only).
 // EUnauthorized without a user, EForbidden for non-admins.
 func (s *Service) SigningKeys(ctx context.Context) ([]*kiln.SigningKey, error) {
-	if err := requireAdmin(ctx); err != nil {
+	if err := requireAdmin(ctx, "manage signing keys"); err != nil {
 		return nil, err
 	}
 	stored, err := s.keyStore().FindSigningKeys(ctx, s.now())
@@ -309,7 +309,7 @@ func (s *Service) SigningKeys(ctx context.Context) ([]*kiln.SigningKey, error) {
 // keys retire at once either way, so at most two keys verify.
 // EUnauthorized without a user, EForbidden for non-admins.
 func (s *Service) RotateSigningKey(ctx context.Context, immediate bool) ([]*kiln.SigningKey, error) {
-	if err := requireAdmin(ctx); err != nil {
+	if err := requireAdmin(ctx, "manage signing keys"); err != nil {
 		return nil, err
 	}
 	if err := s.rotate(ctx, immediate); err != nil {
@@ -370,13 +370,13 @@ func (s *Service) CheckSigningKeys(ctx context.Context) error {
 }
 
 // requireAdmin fails unless the user in ctx is an admin.
-func requireAdmin(ctx context.Context) error {
+func requireAdmin(ctx context.Context, what string) error {
 	u := kiln.UserFromContext(ctx)
 	if u == nil {
 		return errUnauthorized("authentication required")
 	}
 	if !u.IsAdmin() {
-		return kiln.Errorf(kiln.EForbidden, "only admins may manage signing keys")
+		return kiln.Errorf(kiln.EForbidden, "only admins may %s", what)
 	}
 	return nil
 }

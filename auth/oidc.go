@@ -56,7 +56,8 @@ type OIDCConfig struct {
 	// GroupClaim names the claim listing the user's groups
 	// (DefaultOIDCGroupClaim when empty).
 	GroupClaim string
-	// AdminGroup, when set, makes members of this group admins at login.
+	// AdminGroup, when set, makes members of this group admins at login,
+	// and demotes the admins it made once a login no longer lists it.
 	AdminGroup string
 	// Audience is an extra aud value accepted in provider access tokens
 	// (besides ClientID), for providers that issue them for an API.
@@ -417,7 +418,7 @@ func (o *OIDC) fillFromUserInfo(ctx context.Context, p *oidc.Provider, ts oauth2
 
 // link returns the user of a provider identity: the linked one; else,
 // when the provider vouches for an email that has an account, that account
-// (now linked); else a new user. Members of AdminGroup become admins.
+// (now linked); else a new user. It then applies the admin group.
 func (o *OIDC) link(ctx context.Context, id identity) (*kiln.User, error) {
 	store := o.svc.store
 	if id.subject == "" || len(id.subject) > maxClaimLen {
@@ -430,14 +431,43 @@ func (o *OIDC) link(ctx context.Context, id identity) (*kiln.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.cfg.AdminGroup != "" && !u.IsAdmin() && slices.Contains(id.groups, o.cfg.AdminGroup) {
-		if err := store.SetRole(ctx, u.ID, kiln.RoleAdmin); err != nil {
-			return nil, fmt.Errorf("grant admin: %w", err)
-		}
-		u.Role = kiln.RoleAdmin
-		o.logger.InfoContext(ctx, "oidc group made user admin", slog.Int64("user_id", u.ID), slog.String("group", o.cfg.AdminGroup))
+	if err := o.applyAdminGroup(ctx, u, id.groups); err != nil {
+		return nil, err
 	}
 	return u, nil
+}
+
+// applyAdminGroup makes the role of u follow AdminGroup, when it is set:
+// a member who is no admin becomes one, marked as the provider's; an admin
+// the group made who is no longer a member (the token lists other groups
+// or none) is demoted. Admins made by hand are never demoted. u is updated
+// to match the store.
+func (o *OIDC) applyAdminGroup(ctx context.Context, u *kiln.User, groups []string) error {
+	if o.cfg.AdminGroup == "" {
+		return nil
+	}
+	member := slices.Contains(groups, o.cfg.AdminGroup)
+	switch {
+	case member && !u.IsAdmin():
+		changed, err := o.svc.store.SetAdminFromOIDC(ctx, u.ID, true)
+		if err != nil {
+			return fmt.Errorf("grant admin: %w", err)
+		}
+		if changed {
+			u.Role, u.AdminFromOIDC = kiln.RoleAdmin, true
+			o.logger.InfoContext(ctx, "oidc group made user admin", slog.Int64("user_id", u.ID), slog.String("group", o.cfg.AdminGroup))
+		}
+	case !member && u.IsAdmin() && u.AdminFromOIDC:
+		changed, err := o.svc.store.SetAdminFromOIDC(ctx, u.ID, false)
+		if err != nil {
+			return fmt.Errorf("revoke admin: %w", err)
+		}
+		if changed {
+			u.Role, u.AdminFromOIDC = kiln.RoleUser, false
+			o.logger.WarnContext(ctx, "oidc group left, user is no longer admin", slog.Int64("user_id", u.ID), slog.String("group", o.cfg.AdminGroup))
+		}
+	}
+	return nil
 }
 
 func (o *OIDC) firstLogin(ctx context.Context, id identity) (*kiln.User, error) {

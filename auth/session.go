@@ -216,6 +216,30 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	return nil
 }
 
+// RevokeUserSessions ends every session of a user (admins only): the
+// user's live refresh tokens are revoked, so neither the CLI nor the
+// portal can refresh, and the user must log in again. Access tokens
+// already issued keep working until they expire (AccessTTL); API tokens
+// are not touched. It returns the user and how many sessions ended.
+// EUnauthorized without a user, EForbidden for non-admins, ENotFound for
+// an unknown user.
+func (s *Service) RevokeUserSessions(ctx context.Context, userID int64) (*kiln.User, int, error) {
+	if err := requireAdmin(ctx, "end other users' sessions"); err != nil {
+		return nil, 0, err
+	}
+	u, err := s.store.FindUserByID(ctx, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := s.store.RevokeUserRefreshTokens(ctx, u.ID, s.now())
+	if err != nil {
+		return nil, 0, fmt.Errorf("revoke user sessions: %w", err)
+	}
+	s.logger.WarnContext(ctx, "admin ended user's sessions", slog.Int64("admin_id", kiln.UserFromContext(ctx).ID),
+		slog.Int64("user_id", u.ID), slog.Int("sessions", n))
+	return u, n, nil
+}
+
 // Authenticate resolves a bearer credential to its user: an API token when
 // it starts with APITokenPrefix, else an access JWT. The user is read
 // from the store, so a deleted user fails. EUnauthorized when the

@@ -94,10 +94,14 @@ type Store interface {
 	RotateRefreshToken(ctx context.Context, oldID int64, next *RefreshToken, now time.Time) error
 
 	// RevokeRefreshToken revokes one token; RevokeRefreshFamily every token
-	// of a family; RevokeUserRefreshTokens every token of a user.
+	// of a family.
 	RevokeRefreshToken(ctx context.Context, id int64, now time.Time) error
 	RevokeRefreshFamily(ctx context.Context, family string, now time.Time) error
-	RevokeUserRefreshTokens(ctx context.Context, userID int64, now time.Time) error
+
+	// RevokeUserRefreshTokens revokes every token of a user that is not
+	// revoked or expired at now, ending all the user's sessions, and
+	// returns how many it revoked.
+	RevokeUserRefreshTokens(ctx context.Context, userID int64, now time.Time) (int, error)
 
 	// CreateAPIToken stores a token (with the secret's hash) and fills ID
 	// and CreatedAt.

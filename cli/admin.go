@@ -19,30 +19,51 @@ import (
 
 func (r *runner) adminCmd() *cobra.Command {
 	var pf pageFlags
+	var email string
 	users := r.leaf(command{
-		use:     "users",
-		short:   "List all users (admins)",
-		long:    `List every account on the server, newest first, with its role and whether its email is verified. Admins only.`,
-		example: `  kiln admin users --limit 20`,
-		ops:     []string{"GET /v1/admin/users"},
+		use:   "users",
+		short: "List all users (admins)",
+		long: `List every account on the server, newest first, with its role and whether
+its email is verified; --email shows only the account with that address. An
+admin whose ROLE reads "admin (oidc)" got it from the identity provider's
+admin group and loses it at a login outside the group. Admins only.
+
+'kiln admin users revoke-sessions' ends a user's login sessions.`,
+		example: `  kiln admin users --limit 20
+  kiln admin users --email ada@example.com`,
+		ops: []string{"GET /v1/admin/users"},
 		run: func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 			p, err := pf.page(cmd)
 			if err != nil {
 				return err
 			}
+			if email != "" && (p.Cursor != "" || p.Limit != 0) {
+				return usageErrorf(cmd, "--email shows one user: it cannot be used with --cursor or --limit")
+			}
 			s, err := r.authed(cmd)
 			if err != nil {
 				return err
 			}
-			list, next, err := s.AdminListUsers(ctx, p)
-			if err != nil {
+			var list []*kiln.User
+			var next string
+			if email != "" {
+				u, err := s.AdminFindUser(ctx, email)
+				if err != nil {
+					return err
+				}
+				list = []*kiln.User{u}
+			} else if list, next, err = s.AdminListUsers(ctx, p); err != nil {
 				return err
 			}
 			now := r.now()
 			err = r.emit(cmd, map[string]any{"items": list, "next_cursor": next}, func(w io.Writer) {
 				row(w, "ID", "EMAIL", "ROLE", "VERIFIED", "CREATED")
 				for _, u := range list {
-					row(w, u.ID, cell(u.Email), u.Role, u.EmailVerified, ago(now, u.CreatedAt))
+					role := string(u.Role)
+					if u.AdminFromOIDC {
+						role += " (oidc)"
+					}
+					row(w, u.ID, cell(u.Email), role, u.EmailVerified, ago(now, u.CreatedAt))
 				}
 			})
 			if r.output == "table" {
@@ -52,6 +73,8 @@ func (r *runner) adminCmd() *cobra.Command {
 		},
 	})
 	pf.register(users)
+	users.Flags().StringVar(&email, "email", "", "only the user with this email")
+	users.AddCommand(r.revokeSessionsCmd())
 
 	var role string
 	grant := r.leaf(command{
@@ -83,6 +106,60 @@ func (r *runner) adminCmd() *cobra.Command {
 	return r.group("admin", "Administer users, signing keys and mail (admins)",
 		`Commands for server admins: list users, change their roles, rotate the
 keys that sign access tokens and watch the mail outbox.`, users, grant, r.signingKeysCmd(), r.adminMailCmd())
+}
+
+func (r *runner) revokeSessionsCmd() *cobra.Command {
+	return r.leaf(command{
+		use:   "revoke-sessions EMAIL|ID",
+		short: "End every login session of a user (admins)",
+		long: `End every login session of the user with this email or id, in the CLI and
+the portal alike: the user's refresh tokens are revoked, so each session
+fails the next time it refreshes and the user has to log in again.
+
+Access tokens already issued stay valid until they expire (auth.access_ttl,
+15 minutes by default): a session in use can go on for that long. API
+tokens (kiln_…) are not touched, and the user can log in again at once; to
+take admin rights away use 'kiln admin grant EMAIL --role user'. Admins
+only.`,
+		example: `  kiln admin users revoke-sessions ada@example.com
+  kiln admin users revoke-sessions 42`,
+		ops:  []string{"GET /v1/admin/users", "POST /v1/admin/users/{id}/revoke-sessions"},
+		args: []string{"EMAIL|ID"},
+		run: func(ctx context.Context, cmd *cobra.Command, args []string) error {
+			arg := strings.TrimSpace(args[0])
+			byEmail := strings.Contains(arg, "@")
+			var id int64
+			if !byEmail {
+				var err error
+				if id, err = parseID(cmd, "EMAIL|ID", arg); err != nil {
+					return usageErrorf(cmd, "EMAIL|ID must be an email address or a numeric user id, got %q", arg)
+				}
+			}
+			s, err := r.authed(cmd)
+			if err != nil {
+				return err
+			}
+			if byEmail {
+				u, err := s.AdminFindUser(ctx, arg)
+				if err != nil {
+					return err
+				}
+				id = u.ID
+			}
+			u, n, err := s.AdminRevokeUserSessions(ctx, id)
+			if err != nil {
+				return err
+			}
+			return r.emit(cmd, map[string]any{"user": u, "sessions_ended": n}, func(w io.Writer) {
+				sessions := "sessions"
+				if n == 1 {
+					sessions = "session"
+				}
+				fmt.Fprintf(w, "Ended %d %s of %s. Access tokens already issued work until they expire (15 minutes by default).\n",
+					n, sessions, safe(u.Email))
+			})
+		},
+	})
 }
 
 func (r *runner) signingKeysCmd() *cobra.Command {

@@ -145,6 +145,39 @@ func (c *Client) AdminListUsers(ctx context.Context, p kiln.Page) ([]*kiln.User,
 	return out.Items, out.NextCursor, nil
 }
 
+// AdminFindUser returns the user with the email, compared
+// case-insensitively (GET /v1/admin/users?email=). EForbidden for
+// non-admins, ENotFound when no user has it.
+func (c *Client) AdminFindUser(ctx context.Context, email string) (*kiln.User, error) {
+	var out struct {
+		Items []*kiln.User `json:"items"`
+	}
+	q := url.Values{"email": {email}, "limit": {"1"}}
+	if err := c.do(ctx, request{method: "GET", path: "/v1/admin/users", query: q}, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Items) == 0 {
+		return nil, kiln.Errorf(kiln.ENotFound, "no user has the email %q", email)
+	}
+	return out.Items[0], nil
+}
+
+// AdminRevokeUserSessions ends every session of the user with the id by
+// revoking the user's refresh tokens (POST
+// /v1/admin/users/{id}/revoke-sessions), and returns the user and how many
+// sessions ended. Access tokens already issued work until they expire.
+// EForbidden for non-admins, ENotFound for an unknown user.
+func (c *Client) AdminRevokeUserSessions(ctx context.Context, id int64) (*kiln.User, int, error) {
+	var out struct {
+		User          *kiln.User `json:"user"`
+		SessionsEnded int        `json:"sessions_ended"`
+	}
+	if err := c.do(ctx, request{method: "POST", path: fmt.Sprintf("/v1/admin/users/%d/revoke-sessions", id)}, &out); err != nil {
+		return nil, 0, err
+	}
+	return out.User, out.SessionsEnded, nil
+}
+
 // AdminGrant sets a user's role by email (POST /v1/admin/grant).
 // EForbidden for non-admins, ENotFound for an unknown email.
 func (c *Client) AdminGrant(ctx context.Context, email string, role kiln.Role) (*kiln.User, error) {

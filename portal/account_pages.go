@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -165,7 +166,45 @@ func (p *Portal) adminPage(w http.ResponseWriter, r *http.Request, s *session) e
 	for _, u := range owners {
 		pg.Owners[u.ID] = u.Email
 	}
+	if q.Get("msg") == "sessions-ended" {
+		pg.Notice = sessionsEndedNotice(pg.Owners, q.Get("user"), q.Get("n"))
+	}
 	pg.Title = "Admin"
 	p.render(w, r, s, http.StatusOK, "admin", pg)
+	return nil
+}
+
+// sessionsEndedNotice says what ending a user's sessions did. The user id
+// and count come from the redirect's query, so only numbers are taken
+// from it; the email is the listed user's.
+func sessionsEndedNotice(emails map[int64]string, user, n string) string {
+	id, err := strconv.ParseInt(user, 10, 64)
+	count, cerr := strconv.Atoi(n)
+	if err != nil || cerr != nil || count < 0 {
+		return "The user's sessions have ended."
+	}
+	who := emails[id]
+	if who == "" {
+		who = "user " + strconv.FormatInt(id, 10)
+	}
+	sessions := "sessions"
+	if count == 1 {
+		sessions = "session"
+	}
+	return fmt.Sprintf("Ended %d %s of %s. Access tokens already issued keep working until they expire (15 minutes by default).",
+		count, sessions, who)
+}
+
+// revokeSessions ends every session of a user from the admin page.
+func (p *Portal) revokeSessions(w http.ResponseWriter, r *http.Request, s *session) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	u, n, err := s.api.AdminRevokeUserSessions(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin?msg=sessions-ended&user=%d&n=%d#users-h", u.ID, n), http.StatusSeeOther)
 	return nil
 }

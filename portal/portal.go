@@ -154,6 +154,7 @@ func (p *Portal) routes() {
 	mux.Handle("POST /account/resend-verification", p.user(p.resendVerification))
 	mux.Handle("POST /account/notifications", p.user(p.saveNotifications))
 	mux.Handle("POST /admin/mail/{id}/retry", p.user(p.retryMail))
+	mux.Handle("POST /admin/users/{id}/revoke-sessions", p.user(p.revokeSessions))
 	mux.Handle("GET /admin", p.user(p.adminPage))
 	p.mux = mux
 

@@ -193,9 +193,8 @@ func (s *AuthStore) ResetPassword(ctx context.Context, tokenHash, passwordHash s
 			passwordHash, true, db.ts(now), userID); err != nil {
 			return fmt.Errorf("reset password: %w", err)
 		}
-		if _, err := c.exec(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-			db.ts(now), userID); err != nil {
-			return fmt.Errorf("reset password: revoke refresh tokens: %w", err)
+		if _, err := db.revokeUserRefreshTokens(ctx, c, userID, now); err != nil {
+			return fmt.Errorf("reset password: %w", err)
 		}
 		return nil
 	})
@@ -317,14 +316,25 @@ func (s *AuthStore) RevokeRefreshFamily(ctx context.Context, family string, now 
 	return nil
 }
 
-// RevokeUserRefreshTokens revokes every unrevoked token of a user.
-func (s *AuthStore) RevokeUserRefreshTokens(ctx context.Context, userID int64, now time.Time) error {
-	db := s.db
-	if _, err := db.write().exec(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-		db.ts(now), userID); err != nil {
-		return fmt.Errorf("revoke user refresh tokens: %w", err)
+// RevokeUserRefreshTokens revokes every live token of a user, ending all
+// the user's sessions, and returns how many it revoked.
+func (s *AuthStore) RevokeUserRefreshTokens(ctx context.Context, userID int64, now time.Time) (int, error) {
+	return s.db.revokeUserRefreshTokens(ctx, s.db.write(), userID, now)
+}
+
+// revokeUserRefreshTokens revokes, inside c, the user's tokens that are
+// neither revoked nor expired at now and returns how many.
+func (db *DB) revokeUserRefreshTokens(ctx context.Context, c conn, userID int64, now time.Time) (int, error) {
+	res, err := c.exec(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+		db.ts(now), userID, db.ts(now))
+	if err != nil {
+		return 0, fmt.Errorf("revoke user refresh tokens: %w", err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("revoke user refresh tokens: %w", err)
+	}
+	return int(n), nil
 }
 
 // CreateAPIToken stores a token with the secret's hash and fills its ID

@@ -88,10 +88,31 @@ func (db *DB) insertIdentity(ctx context.Context, c conn, userID int64, issuer, 
 	return nil
 }
 
-// SetRole changes a user's role. ENotFound without the user.
-func (s *AuthStore) SetRole(ctx context.Context, userID int64, role kiln.Role) error {
-	if role != kiln.RoleUser && role != kiln.RoleAdmin {
-		return kiln.FieldErrorf("role", "must be %q or %q", kiln.RoleUser, kiln.RoleAdmin)
-	}
-	return s.updateUser(ctx, userID, "role", string(role))
+// SetAdminFromOIDC gives the user the admin role from the provider's
+// admin group (admin true), when the user is no admin yet, or takes back an
+// admin role the group gave (admin false); admins made otherwise are left
+// alone. Each is one conditional update, so a concurrent grant by hand
+// wins. It reports whether the user changed. ENotFound without the user.
+func (s *AuthStore) SetAdminFromOIDC(ctx context.Context, userID int64, admin bool) (bool, error) {
+	db := s.db
+	var changed bool
+	err := db.inTx(ctx, func(c conn) error {
+		now := db.ts(db.nowUTC())
+		var err error
+		if admin {
+			changed, err = c.execOne(ctx, "UPDATE users SET role = ?, admin_from_oidc = ?, updated_at = ? WHERE id = ? AND role <> ?",
+				string(kiln.RoleAdmin), true, now, userID, string(kiln.RoleAdmin))
+		} else {
+			changed, err = c.execOne(ctx, "UPDATE users SET role = ?, admin_from_oidc = ?, updated_at = ? WHERE id = ? AND role = ? AND admin_from_oidc = ?",
+				string(kiln.RoleUser), false, now, userID, string(kiln.RoleAdmin), true)
+		}
+		if err != nil {
+			return fmt.Errorf("set admin from oidc: %w", err)
+		}
+		if !changed {
+			_, err = db.findUser(ctx, c, "id = ?", userID)
+		}
+		return err
+	})
+	return changed, err
 }

@@ -86,12 +86,12 @@ func scanArtifact(r rowScanner) (*kiln.Artifact, error) {
 	return a, nil
 }
 
-var userColumns = []string{"id", "email", "password_hash", "email_verified", "role", "notify_build_finished", "created_at", "updated_at"}
+var userColumns = []string{"id", "email", "password_hash", "email_verified", "role", "admin_from_oidc", "notify_build_finished", "created_at", "updated_at"}
 
 func scanUser(r rowScanner) (*kiln.User, error) {
 	u := new(kiln.User)
 	err := r.Scan(&u.ID, &u.Email, &u.PasswordHash, boolScan{&u.EmailVerified}, &u.Role,
-		boolScan{&u.Notifications.BuildFinished}, timeScan{&u.CreatedAt}, timeScan{&u.UpdatedAt})
+		boolScan{&u.AdminFromOIDC}, boolScan{&u.Notifications.BuildFinished}, timeScan{&u.CreatedAt}, timeScan{&u.UpdatedAt})
 	if err != nil {
 		return nil, err
 	}

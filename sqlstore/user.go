@@ -93,7 +93,8 @@ func (s *UserService) FindUsers(ctx context.Context, f kiln.UserFilter) ([]*kiln
 }
 
 // SetUserRole changes a user's role by email. It is an operator action and
-// needs no user in ctx. EInvalid for an unknown role, ENotFound when no
+// needs no user in ctx. The role counts as given by hand from then on: the
+// OIDC provider's admin group no longer takes it away. EInvalid for an unknown role, ENotFound when no
 // user has the email.
 func (s *UserService) SetUserRole(ctx context.Context, email string, role kiln.Role) (*kiln.User, error) {
 	if role != kiln.RoleUser && role != kiln.RoleAdmin {
@@ -103,8 +104,8 @@ func (s *UserService) SetUserRole(ctx context.Context, email string, role kiln.R
 	var u *kiln.User
 	err := db.inTx(ctx, func(c conn) error {
 		now := db.nowUTC()
-		ok, err := c.execOne(ctx, "UPDATE users SET role = ?, updated_at = ? WHERE email_key = ?",
-			string(role), db.ts(now), emailKey(email))
+		ok, err := c.execOne(ctx, "UPDATE users SET role = ?, admin_from_oidc = ?, updated_at = ? WHERE email_key = ?",
+			string(role), false, db.ts(now), emailKey(email))
 		if err != nil {
 			return fmt.Errorf("set user role: %w", err)
 		} else if !ok {

@@ -45,6 +45,7 @@ var Operations = []string{
 	"GET /v1/builds/{id}/diff",
 	"GET /v1/artifacts/{id}/content",
 	"GET /v1/admin/users",
+	"POST /v1/admin/users/{id}/revoke-sessions",
 	"POST /v1/admin/grant",
 	"GET /v1/admin/keys",
 	"GET /v1/auth/oidc",
@@ -159,6 +160,8 @@ func (s *Server) handlerFor(op string) (handler, bool) {
 		return s.diffBuilds, false
 	case "GET /v1/admin/users":
 		return s.adminUsers, false
+	case "POST /v1/admin/users/{id}/revoke-sessions":
+		return s.adminRevokeSessions, false
 	case "POST /v1/admin/grant":
 		return s.adminGrant, false
 	case "GET /v1/auth/oidc", "POST /v1/auth/oidc/code", "POST /v1/auth/oidc/device", "POST /v1/auth/oidc/device/token":
@@ -614,12 +617,36 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request, u *userRec) 
 		return
 	}
 	items := []kiln.User{}
+	email := strings.ToLower(r.URL.Query().Get("email"))
 	for _, x := range s.users {
-		items = append(items, x.user)
+		if email == "" || strings.ToLower(x.user.Email) == email {
+			items = append(items, x.user)
+		}
 	}
 	slices.SortFunc(items, func(a, b kiln.User) int { return int(b.ID - a.ID) })
 	items, next := page(r, items)
 	writeJSON(w, 200, map[string]any{"items": items, "next_cursor": next})
+}
+
+func (s *Server) adminRevokeSessions(w http.ResponseWriter, r *http.Request, u *userRec) {
+	if !u.user.IsAdmin() {
+		problem(w, http.StatusForbidden, kiln.EForbidden, "admins only")
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	x := s.userByID(id)
+	if err != nil || x == nil {
+		problem(w, http.StatusNotFound, kiln.ENotFound, "user not found")
+		return
+	}
+	n := 0
+	for tok, uid := range s.refresh {
+		if uid == id {
+			delete(s.refresh, tok)
+			n++
+		}
+	}
+	writeJSON(w, 200, map[string]any{"user": x.user, "sessions_ended": n})
 }
 
 func (s *Server) adminGrant(w http.ResponseWriter, r *http.Request, u *userRec) {

@@ -246,8 +246,14 @@ func testAuth(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.NoError(t, err)
 		require.NoError(t, e.Auth.RevokeRefreshToken(ctx, a1.ID, now))
 		RequireCode(t, e.Auth.RevokeRefreshToken(ctx, 9999, now), kiln.ENotFound)
-		require.NoError(t, e.Auth.RevokeUserRefreshTokens(ctx, u.ID, now))
-		for hash, revoked := range map[string]bool{"a1": true, "b1": true, "c1": false} {
+		require.NoError(t, e.Auth.CreateRefreshToken(ctx, &auth.RefreshToken{UserID: u.ID, Family: "d", Hash: "d1", ExpiresAt: now.Add(-time.Minute)}))
+		n, err := e.Auth.RevokeUserRefreshTokens(ctx, u.ID, now)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "b1 is the one live token left: a1 is revoked, d1 expired")
+		n, err = e.Auth.RevokeUserRefreshTokens(ctx, u.ID, now)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		for hash, revoked := range map[string]bool{"a1": true, "b1": true, "c1": false, "d1": false} {
 			got, err := e.Auth.FindRefreshToken(ctx, hash)
 			require.NoError(t, err)
 			require.Equal(t, revoked, got.RevokedAt != nil, hash)

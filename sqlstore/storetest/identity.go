@@ -132,10 +132,58 @@ func testIdentities(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.NoError(t, err)
 		require.Equal(t, bob.ID, got.ID)
 
-		require.NoError(t, e.Auth.SetRole(ctx, bob.ID, kiln.RoleAdmin))
-		got, err = e.Auth.FindUserByID(ctx, bob.ID)
+	})
+
+	t.Run("AdminFromOIDC", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, open)
+		root := MustCreateUser(t, e, "root@example.com") // the first user: admin by hand
+		bob := MustCreateUser(t, e, "bob@example.com")
+		role := func(id int64) (kiln.Role, bool) {
+			t.Helper()
+			u, err := e.Auth.FindUserByID(ctx, id)
+			require.NoError(t, err)
+			return u.Role, u.AdminFromOIDC
+		}
+		set := func(id int64, admin, wantChanged bool) {
+			t.Helper()
+			changed, err := e.Auth.SetAdminFromOIDC(ctx, id, admin)
+			require.NoError(t, err)
+			require.Equal(t, wantChanged, changed, "SetAdminFromOIDC(%d, %v)", id, admin)
+		}
+
+		// The group makes bob admin, marked as the provider's, once.
+		set(bob.ID, true, true)
+		r, fromOIDC := role(bob.ID)
+		require.Equal(t, kiln.RoleAdmin, r)
+		require.True(t, fromOIDC)
+		set(bob.ID, true, false)
+		// Leaving the group takes it back.
+		set(bob.ID, false, true)
+		r, fromOIDC = role(bob.ID)
+		require.Equal(t, kiln.RoleUser, r)
+		require.False(t, fromOIDC)
+		set(bob.ID, false, false)
+
+		// An admin made by hand is neither marked nor demoted.
+		set(root.ID, true, false)
+		set(root.ID, false, false)
+		r, fromOIDC = role(root.ID)
+		require.Equal(t, kiln.RoleAdmin, r)
+		require.False(t, fromOIDC)
+
+		// A grant by hand makes the provider's admin the operator's.
+		set(bob.ID, true, true)
+		granted, err := e.Users.SetUserRole(ctx, "bob@example.com", kiln.RoleAdmin)
 		require.NoError(t, err)
-		require.Equal(t, kiln.RoleAdmin, got.Role)
-		RequireCode(t, e.Auth.SetRole(ctx, 99999, kiln.RoleAdmin), kiln.ENotFound)
+		require.False(t, granted.AdminFromOIDC)
+		set(bob.ID, false, false)
+		r, _ = role(bob.ID)
+		require.Equal(t, kiln.RoleAdmin, r)
+
+		_, err = e.Auth.SetAdminFromOIDC(ctx, 99999, true)
+		RequireCode(t, err, kiln.ENotFound)
+		_, err = e.Auth.SetAdminFromOIDC(ctx, 99999, false)
+		RequireCode(t, err, kiln.ENotFound)
 	})
 }
