@@ -1,10 +1,12 @@
 package auth_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -33,12 +35,32 @@ type oidcHarness struct {
 	*harness
 	oidc *auth.OIDC
 	idp  *oidcmock.Server
+	log  *syncBuffer // the service's log, as JSON lines
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newOIDCHarness(t *testing.T, configure func(*auth.OIDCConfig)) *oidcHarness {
 	t.Helper()
 	idp := oidcmock.Start(t)
-	svc, mailer := newRealClockService(t)
+	log := &syncBuffer{}
+	svc, mailer := newRealClockService(t, slog.New(slog.NewJSONHandler(log, nil)))
 	cfg := auth.OIDCConfig{Issuer: idp.Issuer, ClientID: testClientID, ClientSecret: "s3cret", AdminGroup: "kiln-admins"}
 	if configure != nil {
 		configure(&cfg)
@@ -47,12 +69,13 @@ func newOIDCHarness(t *testing.T, configure func(*auth.OIDCConfig)) *oidcHarness
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &oidcHarness{harness: &harness{svc: svc, mailer: mailer}, oidc: o, idp: idp}
+	return &oidcHarness{harness: &harness{svc: svc, mailer: mailer}, oidc: o, idp: idp, log: log}
 }
 
 // newRealClockService returns a Service over the real SQLite store on the
-// real clock: the provider's tokens carry real times.
-func newRealClockService(t *testing.T) (*auth.Service, *mail.DevMailer) {
+// real clock (the provider's tokens carry real times), logging to logger
+// (discarded when nil).
+func newRealClockService(t *testing.T, logger *slog.Logger) (*auth.Service, *mail.DevMailer) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "kiln.db"), sqlstore.Options{})
@@ -66,7 +89,7 @@ func newRealClockService(t *testing.T) (*auth.Service, *mail.DevMailer) {
 	mailer := mail.NewDevMailer(nil)
 	queuetest.StartMail(t, db, mailer)
 	svc, err := auth.New(sqlstore.NewAuthStore(db),
-		auth.Config{Secret: testSecret, BaseURL: testBaseURL, Argon2: fastArgon2}, nil)
+		auth.Config{Secret: testSecret, BaseURL: testBaseURL, Argon2: fastArgon2}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +199,74 @@ func TestOIDCLogin(t *testing.T) {
 		}
 	})
 
+	t.Run("LeavingTheGroupDemotes", func(t *testing.T) {
+		t.Parallel()
+		h := newOIDCHarness(t, nil)
+		h.MustSignup(t, "root@example.com")
+		bob := oidcmock.User{Sub: "sub-bob", Email: "bob@example.com", EmailVerified: true, Groups: []string{"staff", "kiln-admins"}}
+		h.idp.SetUser(t, bob)
+		s, err := h.login(t)
+		if err != nil || !s.User.IsAdmin() || !s.User.AdminFromOIDC {
+			t.Fatalf("login in the admin group = %+v, %v", s, err)
+		}
+		old := s.AccessToken
+		bob.Groups = []string{"staff"}
+		h.idp.SetUser(t, bob)
+		s, err = h.login(t)
+		if err != nil || s.User.Role != kiln.RoleUser || s.User.AdminFromOIDC {
+			t.Fatalf("login after leaving the admin group = %+v, %v", s, err)
+		}
+		// Stored: every session of the user, the old one too, is no admin.
+		if u, err := h.svc.Authenticate(ctx, old); err != nil || u.IsAdmin() {
+			t.Fatalf("the earlier session's user = %+v, %v", u, err)
+		}
+		if !strings.Contains(h.log.String(), `"msg":"oidc group left, user is no longer admin"`) {
+			t.Fatalf("the demotion is not logged:\n%s", h.log.String())
+		}
+		// Joining again makes the user admin again; a token without the
+		// group claim at all counts as no group.
+		bob.Groups = []string{"kiln-admins"}
+		h.idp.SetUser(t, bob)
+		if s, err = h.login(t); err != nil || !s.User.IsAdmin() {
+			t.Fatalf("login back in the admin group = %+v, %v", s, err)
+		}
+		bob.Groups = nil
+		h.idp.SetUser(t, bob)
+		if s, err = h.login(t); err != nil || s.User.IsAdmin() {
+			t.Fatalf("login with no groups = %+v, %v", s, err)
+		}
+	})
+
+	t.Run("AdminsMadeByHandStay", func(t *testing.T) {
+		t.Parallel()
+		h := newOIDCHarness(t, nil)
+		root := h.MustSignup(t, "root@example.com") // the first user: admin by hand
+		if !root.IsAdmin() {
+			t.Fatalf("first user = %+v", root)
+		}
+		// root links the provider identity, in the group and out of it.
+		h.idp.SetUser(t, oidcmock.User{Sub: "sub-root", Email: "root@example.com", EmailVerified: true, Groups: []string{"kiln-admins"}})
+		s, err := h.login(t)
+		if err != nil || s.User.ID != root.ID || !s.User.IsAdmin() || s.User.AdminFromOIDC {
+			t.Fatalf("login in the group = %+v, %v", s, err)
+		}
+		h.idp.SetUser(t, oidcmock.User{Sub: "sub-root", Email: "root@example.com", EmailVerified: true})
+		s, err = h.login(t)
+		if err != nil || !s.User.IsAdmin() {
+			t.Fatalf("an admin made by hand lost admin at a login outside the group: %+v, %v", s, err)
+		}
+	})
+
+	t.Run("NoAdminGroupChangesNothing", func(t *testing.T) {
+		t.Parallel()
+		h := newOIDCHarness(t, func(c *auth.OIDCConfig) { c.AdminGroup = "" })
+		h.MustSignup(t, "root@example.com")
+		h.idp.SetUser(t, oidcmock.User{Sub: "sub-eve", Email: "eve@example.com", EmailVerified: true, Groups: []string{"kiln-admins"}})
+		if s, err := h.login(t); err != nil || s.User.IsAdmin() {
+			t.Fatalf("login without auth.oidc.admin_group = %+v, %v", s, err)
+		}
+	})
+
 	t.Run("ExistingAccountLinkedOnlyWhenVerified", func(t *testing.T) {
 		t.Parallel()
 		h := newOIDCHarness(t, nil)
@@ -252,7 +343,7 @@ func TestOIDCLogin(t *testing.T) {
 
 	t.Run("ErrProviderDown", func(t *testing.T) {
 		t.Parallel()
-		svc, _ := newRealClockService(t)
+		svc, _ := newRealClockService(t, nil)
 		o, err := auth.NewOIDC(svc, auth.OIDCConfig{Issuer: "http://127.0.0.1:1", ClientID: testClientID})
 		if err != nil {
 			t.Fatal(err)
@@ -352,6 +443,17 @@ func TestOIDCAccessTokens(t *testing.T) {
 			assertCode(t, err, kiln.EUnauthorized)
 		})
 	}
+	// A token without the admin group demotes the admin the group made,
+	// as a login would; one with it makes them admin again.
+	h.idp.SetUser(t, oidcmock.User{Sub: "sub-dave", Email: "dave@example.com", EmailVerified: true, Groups: []string{"staff"}})
+	if u, err := h.svc.Authenticate(ctx, token(nil, nil)); err != nil || u.IsAdmin() {
+		t.Fatalf("provider token without the admin group = %+v, %v", u, err)
+	}
+	h.idp.SetUser(t, oidcmock.User{Sub: "sub-dave", Email: "dave@example.com", EmailVerified: true, Groups: []string{"kiln-admins"}})
+	if u, err := h.svc.Authenticate(ctx, token(nil, nil)); err != nil || !u.IsAdmin() || !u.AdminFromOIDC {
+		t.Fatalf("provider token with the admin group = %+v, %v", u, err)
+	}
+
 	// Unknown kids refetch the JWKS (the provider may have rotated), but
 	// not on every request.
 	before := jwks.count()

@@ -401,3 +401,65 @@ func TestLogout(t *testing.T) {
 		}
 	})
 }
+
+func TestRevokeUserSessions(t *testing.T) {
+	t.Parallel()
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, nil)
+		admin := h.MustSignup(t, "root@example.com")
+		ada := h.MustSignup(t, "ada@example.com")
+		h.MustSignup(t, "bob@example.com")
+		cli, web := h.MustLogin(t, "ada@example.com"), h.MustLogin(t, "ada@example.com")
+		bob := h.MustLogin(t, "bob@example.com")
+
+		u, n, err := h.svc.RevokeUserSessions(userCtx(admin), ada.ID)
+		if err != nil || u.ID != ada.ID || n != 2 {
+			t.Fatalf("RevokeUserSessions = %+v, %d, %v; want ada and 2 sessions", u, n, err)
+		}
+		for _, s := range []*kiln.Session{cli, web} {
+			_, err := h.svc.Refresh(context.Background(), s.RefreshToken)
+			assertCode(t, err, kiln.EUnauthorized)
+			// The access token works until it expires.
+			if got, err := h.svc.Authenticate(context.Background(), s.AccessToken); err != nil || got.ID != ada.ID {
+				t.Fatalf("access token after the revocation = %+v, %v", got, err)
+			}
+		}
+		h.clock.Advance(auth.DefaultAccessTTL + time.Minute)
+		_, err = h.svc.Authenticate(context.Background(), cli.AccessToken)
+		assertCode(t, err, kiln.EUnauthorized)
+		// Other users keep their sessions; ada can log in again.
+		if _, err := h.svc.Refresh(context.Background(), bob.RefreshToken); err != nil {
+			t.Fatalf("bob's session ended too: %v", err)
+		}
+		h.MustLogin(t, "ada@example.com")
+		// Bob's session is one family: its refreshed token is the one live.
+		if _, n, err := h.svc.RevokeUserSessions(userCtx(admin), bob.User.ID); err != nil || n != 1 {
+			t.Fatalf("revoking bob's refreshed session = %d, %v", n, err)
+		}
+	})
+
+	t.Run("ErrForbidden", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, nil)
+		h.MustSignup(t, "root@example.com")
+		ada := h.MustSignup(t, "ada@example.com")
+		s := h.MustLogin(t, "root@example.com")
+		_, _, err := h.svc.RevokeUserSessions(userCtx(ada), s.User.ID)
+		assertCode(t, err, kiln.EForbidden)
+		_, _, err = h.svc.RevokeUserSessions(context.Background(), s.User.ID)
+		assertCode(t, err, kiln.EUnauthorized)
+		if _, err := h.svc.Refresh(context.Background(), s.RefreshToken); err != nil {
+			t.Fatalf("a refused revocation ended the session: %v", err)
+		}
+	})
+
+	t.Run("ErrNotFound", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, nil)
+		admin := h.MustSignup(t, "root@example.com")
+		_, _, err := h.svc.RevokeUserSessions(userCtx(admin), 99999)
+		assertCode(t, err, kiln.ENotFound)
+	})
+}
