@@ -19,6 +19,7 @@ import (
 	"github.com/kiln-build/kiln/codegen/plan"
 	"github.com/kiln-build/kiln/queue"
 	"github.com/kiln-build/kiln/sqlstore"
+	"github.com/kiln-build/kiln/sqlstore/pgtest"
 	"github.com/kiln-build/kiln/telemetry"
 )
 
@@ -39,13 +40,33 @@ func MustServerDB(tb testing.TB, opts ...func(*api.Config)) (*httptest.Server, *
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	return mustServerOver(tb, db), db
+}
+
+// MustServerPostgres is MustServerDB over PostgreSQL, in a fresh schema
+// dropped when the test ends; it skips without KILN_TEST_POSTGRES_URL.
+func MustServerPostgres(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
+	tb.Helper()
+	dbURL, _ := pgtest.MustSchema(tb)
+	db, err := sqlstore.Open(context.Background(), dbURL, sqlstore.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return mustServerOver(tb, db), db
+}
+
+// mustServerOver migrates db and serves the API over it.
+func mustServerOver(tb testing.TB, db *sqlstore.DB) *httptest.Server {
+	tb.Helper()
+	ctx := context.Background()
 	if err := db.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
 	if err := queue.Migrate(ctx, db.Dialect(), db.Writer(), nil); err != nil {
 		tb.Fatal(err)
 	}
-	q, err := queue.New(queue.Config{Dialect: db.Dialect(), DB: db.Writer()})
+	q, err := queue.New(queue.Config{Dialect: db.Dialect(), DB: db.Writer(), Pool: db.PgxPool()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -72,7 +93,7 @@ func MustServerDB(tb testing.TB, opts ...func(*api.Config)) (*httptest.Server, *
 	}
 	srv := httptest.NewServer(api.New(cfg))
 	tb.Cleanup(srv.Close)
-	return srv, db
+	return srv
 }
 
 type response struct {

@@ -275,6 +275,11 @@ func TestAdminAndVersion(t *testing.T) {
 	res := h.MustRun("", "admin", "users")
 	assert.Contains(t, res.stdout, "ada@example.com")
 	assert.Contains(t, h.MustRun("", "admin", "grant", "ada@example.com").stdout, "ada@example.com is now admin")
+	res = h.MustRun("", "admin", "users", "--email", "ada@example.com")
+	assert.Contains(t, res.stdout, "ada@example.com")
+	assert.NotContains(t, res.stdout, "admin@example.com")
+	assert.Contains(t, h.MustRun("", "admin", "users", "revoke-sessions", "ada@example.com").stdout, "Ended 0 sessions of ada@example.com.")
+	assert.Equal(t, 2, h.Run("", "admin", "users", "--email", "ada@example.com", "--limit", "5").code)
 
 	res = h.MustRun("", "version")
 	assert.Regexp(t, `(?m)^Client:\s+dev`, res.stdout)

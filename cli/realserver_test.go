@@ -241,3 +241,59 @@ func TestAgainstRealServerPathIDs(t *testing.T) {
 	assert.Equal(t, 1, res.code, "a canceled build exits 1: %s", res.stderr)
 	assert.Contains(t, res.stderr, "was canceled")
 }
+
+// TestRevokeSessionsAgainstRealServer ends another user's sessions with
+// kiln admin users revoke-sessions: their CLI can no longer refresh.
+func TestRevokeSessionsAgainstRealServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts, _ := realServer(t)
+	admin, ada := newHarness(t), newHarness(t)
+	admin.env["KILN_SERVER"], ada.env["KILN_SERVER"] = ts.URL, ts.URL
+	admin.MustRun("correct horse battery\n", "signup", "--email", "root@example.com", "--password-stdin") // the first user: admin
+	ada.MustRun("correct horse battery\n", "signup", "--email", "ada@example.com", "--password-stdin")
+	web, err := client.New(ts.URL).Login(ctx, "ada@example.com", "correct horse battery")
+	require.NoError(t, err)
+	var me kiln.User
+	require.NoError(t, json.Unmarshal([]byte(ada.MustRun("", "whoami", "-o", "json").stdout), &me))
+
+	// Only admins; ada's sessions survive her attempt on root's.
+	res := ada.Run("", "admin", "users", "revoke-sessions", "root@example.com")
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "only admins")
+	res = ada.Run("", "admin", "users", "revoke-sessions", "1")
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "only admins")
+
+	assert.Contains(t, admin.MustRun("", "admin", "users", "--email", "ADA@example.com").stdout, "ada@example.com")
+	res = admin.MustRun("", "admin", "users", "revoke-sessions", "ada@example.com")
+	assert.Contains(t, res.stdout, "Ended 2 sessions of ada@example.com.")
+	assert.Contains(t, res.stdout, "until they expire")
+	res = ada.Run("", "auth", "refresh")
+	assert.Equal(t, 1, res.code, "ada's CLI session has ended: %s", res.stdout)
+	assert.Contains(t, res.stderr, "kiln login")
+	_, err = client.New(ts.URL).Refresh(ctx, web.RefreshToken)
+	assert.Equal(t, kiln.EUnauthorized, kiln.ErrorCode(err), "ada's other session has ended: %v", err)
+	// Her access token works until it expires.
+	_, err = client.New(ts.URL, client.WithToken(web.AccessToken)).Me(ctx)
+	require.NoError(t, err)
+
+	// By id, and as JSON.
+	var out struct {
+		User          kiln.User `json:"user"`
+		SessionsEnded int       `json:"sessions_ended"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(admin.MustRun("", "admin", "users", "revoke-sessions", itoa(me.ID), "-o", "json").stdout), &out))
+	assert.Equal(t, me.ID, out.User.ID)
+	assert.Zero(t, out.SessionsEnded)
+
+	res = admin.Run("", "admin", "users", "revoke-sessions", "nobody@example.com")
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, `no user has the email "nobody@example.com"`)
+	res = admin.Run("", "admin", "users", "revoke-sessions", "99999")
+	assert.Equal(t, 1, res.code)
+	assert.Contains(t, res.stderr, "user not found")
+	res = admin.Run("", "admin", "users", "revoke-sessions", "ada")
+	assert.Equal(t, 2, res.code)
+	assert.Contains(t, res.stderr, "an email address or a numeric user id")
+}

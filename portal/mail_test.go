@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -106,3 +107,42 @@ func TestAdminFailedMail(t *testing.T) {
 }
 
 func jsonInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestAdminEndsSessions ends another user's portal session from the admin
+// page: the user is logged out once the access token needs refreshing.
+func TestAdminEndsSessions(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t)
+	admin := e.Browser(t)
+	admin.MustSignup("admin@example.com")
+	ada := e.Browser(t)
+	ada.MustSignup("ada@example.com")
+	u, err := sqlstore.NewAuthStore(e.db).FindUserByEmail(context.Background(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := `action="/admin/users/` + jsonInt(u.ID) + `/revoke-sessions"`
+	admin.Get("/admin").MustContain(t, form, "End sessions", `aria-label="End every session of ada@example.com"`)
+
+	// Ada is no admin: refused, and her session goes on.
+	ada.Get("/account")
+	ada.Post("/admin/users/1/revoke-sessions").MustStatus(t, http.StatusForbidden)
+	// A post without the page's CSRF token is refused.
+	admin.PostForm("/admin/users/"+jsonInt(u.ID)+"/revoke-sessions", url.Values{"csrf": {"x"}}).MustStatus(t, http.StatusForbidden)
+	admin.Get("/admin")
+	admin.Post("/admin/users/99999/revoke-sessions").MustStatus(t, http.StatusNotFound)
+
+	admin.Get("/admin")
+	p := admin.Post("/admin/users/"+jsonInt(u.ID)+"/revoke-sessions").MustStatus(t, http.StatusSeeOther)
+	admin.Get(p.location()).MustContain(t, "Ended 1 session of ada@example.com.", "until they expire")
+	// Her access token works until it expires; then the portal cannot
+	// refresh it and sends her to log in.
+	ada.Get("/account").MustStatus(t, http.StatusOK)
+	e.clock.Advance(20 * time.Minute)
+	p = ada.Get("/account").MustStatus(t, http.StatusSeeOther)
+	if !strings.HasPrefix(p.location(), "/login") {
+		t.Fatalf("ended session goes to %q", p.location())
+	}
+	// The admin's own session was not touched (refreshed past 20 minutes).
+	admin.Get("/admin").MustStatus(t, http.StatusOK)
+}
