@@ -14,7 +14,7 @@ type OIDC struct {
 	ClientSecret string   `koanf:"client_secret" secret:"true" help:"the app client secret (empty for a public client)"`
 	Scopes       []string `koanf:"scopes" help:"scopes to ask for; must include openid"`
 	GroupClaim   string   `koanf:"group_claim" help:"claim listing the user's groups"`
-	AdminGroup   string   `koanf:"admin_group" help:"members of this provider group become Kiln admins at login; empty: none"`
+	AdminGroup   string   `koanf:"admin_group" help:"members of this provider group become Kiln admins at login, and the admins it made stop being admins at a login outside it; empty: none"`
 	Audience     string   `koanf:"audience" help:"extra aud value accepted in provider access tokens besides client_id"`
 	Name         string   `koanf:"name" help:"provider name on the portal's login button (Log in with NAME)"`
 }
