@@ -122,7 +122,7 @@ func TestAdminEndsSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	form := `action="/admin/users/` + jsonInt(u.ID) + `/revoke-sessions"`
-	admin.Get("/admin").MustContain(t, form, "End sessions", `aria-label="End every session of ada@example.com"`)
+	admin.Get("/admin").MustContain(t, form, "End sessions", `aria-label="End sessions of ada@example.com"`)
 
 	// Ada is no admin: refused, and her session goes on.
 	ada.Get("/account")
