@@ -104,8 +104,8 @@ admin group and loses it at a login outside the group. Admins only.
 	})
 	grant.Flags().StringVar(&role, "role", string(kiln.RoleAdmin), "the role to give: admin or user")
 	return r.group("admin", "Administer users, signing keys and mail (admins)",
-		`Commands for server admins: list users, change their roles, rotate the
-keys that sign access tokens and watch the mail outbox.`, users, grant, r.signingKeysCmd(), r.adminMailCmd())
+		`Commands for server admins: list users, change their roles, end their
+sessions, rotate the keys that sign access tokens and watch the mail outbox.`, users, grant, r.signingKeysCmd(), r.adminMailCmd())
 }
 
 func (r *runner) revokeSessionsCmd() *cobra.Command {
