@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	kiln "github.com/kiln-build/kiln"
+	"github.com/kiln-build/kiln/api"
 	"github.com/kiln-build/kiln/sqlstore"
 )
 
@@ -36,7 +37,7 @@ func refresh(tb testing.TB, srv *httptest.Server, token string) response {
 
 func TestAdminRevokeSessions(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(testing.TB) (*httptest.Server, *sqlstore.DB){
+	for name, open := range map[string]func(testing.TB, ...func(*api.Config)) (*httptest.Server, *sqlstore.DB){
 		"SQLite": MustServerDB, "PostgreSQL": MustServerPostgres,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -46,7 +47,7 @@ func TestAdminRevokeSessions(t *testing.T) {
 	}
 }
 
-func testAdminRevokeSessions(t *testing.T, open func(testing.TB) (*httptest.Server, *sqlstore.DB)) {
+func testAdminRevokeSessions(t *testing.T, open func(testing.TB, ...func(*api.Config)) (*httptest.Server, *sqlstore.DB)) {
 	srv, _ := open(t)
 	admin := mustSession(t, srv, "root@example.com", false) // the first user is the admin
 	cli := mustSession(t, srv, "ada@example.com", false)

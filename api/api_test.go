@@ -40,12 +40,12 @@ func MustServerDB(tb testing.TB, opts ...func(*api.Config)) (*httptest.Server, *
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	return mustServerOver(tb, db), db
+	return mustServerOver(tb, db, opts...), db
 }
 
 // MustServerPostgres is MustServerDB over PostgreSQL, in a fresh schema
 // dropped when the test ends; it skips without KILN_TEST_POSTGRES_URL.
-func MustServerPostgres(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
+func MustServerPostgres(tb testing.TB, opts ...func(*api.Config)) (*httptest.Server, *sqlstore.DB) {
 	tb.Helper()
 	dbURL, _ := pgtest.MustSchema(tb)
 	db, err := sqlstore.Open(context.Background(), dbURL, sqlstore.Options{})
@@ -53,11 +53,12 @@ func MustServerPostgres(tb testing.TB) (*httptest.Server, *sqlstore.DB) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	return mustServerOver(tb, db), db
+	return mustServerOver(tb, db, opts...), db
 }
 
-// mustServerOver migrates db and serves the API over it.
-func mustServerOver(tb testing.TB, db *sqlstore.DB) *httptest.Server {
+// mustServerOver migrates db and serves the API over it, with opts applied
+// to the configuration.
+func mustServerOver(tb testing.TB, db *sqlstore.DB, opts ...func(*api.Config)) *httptest.Server {
 	tb.Helper()
 	ctx := context.Background()
 	if err := db.Migrate(ctx); err != nil {
