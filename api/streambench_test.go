@@ -53,7 +53,9 @@ func BenchmarkFanout(b *testing.B) {
 				name string
 				res  fanoutResult
 			}{{"minimal", m}, {"minimal-batch", mb}, {"kiln", k}, {"kiln-stalled", s}} {
-				b.Logf("round %d %-13s p50 %7.2f ms  p99 %7.2f ms  (%d deliveries, %d missing)", round+1, r.name, ms(r.res.p50), ms(r.res.p99), r.res.n, r.res.missing)
+				// Printed, not logged: a benchmark's log keeps only its
+				// first lines.
+				fmt.Fprintf(os.Stderr, "round %d %-13s p50 %7.2f ms  p99 %7.2f ms  (%d deliveries, %d missing)\n", round+1, r.name, ms(r.res.p50), ms(r.res.p99), r.res.n, r.res.missing)
 			}
 			minimal, minBatched = append(minimal, ms(m.p99)), append(minBatched, ms(mb.p99))
 			kiln, stalled = append(kiln, ms(k.p99)), append(stalled, ms(s.p99))
@@ -313,7 +315,7 @@ func fanoutKiln(b *testing.B, watchers, rate, secs int, batch, stall bool) fanou
 		// Proof that it stalled: the server sent it part of the history
 		// and dropped it.
 		n, err := drain(stalled)
-		b.Logf("the stalled client got %d of %d lines, then: %v", n, 2000+total, err)
+		fmt.Fprintf(os.Stderr, "the stalled client got %d of %d lines, then: %v\n", n, 2000+total, err)
 	}
 	return res
 }
