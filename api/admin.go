@@ -52,8 +52,8 @@ func (s *Server) registerAdmin() {
 		})
 
 	o := op("admin-revoke-user-sessions", http.MethodPost, "/v1/admin/users/{id}/revoke-sessions", "End a user's sessions (admins)", "admin", true)
-	o.Description = "Revokes every refresh token of the user, so each of the user's login sessions (CLI, portal) ends " +
-		"when its access token next needs refreshing. Access tokens already issued stay valid until they expire " +
+	o.Description = "Revokes every refresh token of the user and deletes the user's portal sessions: the portal logs the user " +
+		"out at once, and every other login session ends when its access token next needs refreshing. Access tokens already issued stay valid until they expire " +
 		"(auth.access_ttl, 15 minutes by default); API tokens are not touched (revoke them with DELETE /v1/tokens/{id}). " +
 		"403 for non-admins, 404 for an unknown user."
 	huma.Register(s.api, o, func(ctx context.Context, in *IDPath) (*revokeSessionsOutput, error) {

@@ -217,9 +217,10 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 }
 
 // RevokeUserSessions ends every session of a user (admins only): the
-// user's live refresh tokens are revoked, so neither the CLI nor the
-// portal can refresh, and the user must log in again. Access tokens
-// already issued keep working until they expire (AccessTTL); API tokens
+// user's live refresh tokens are revoked and the user's portal sessions
+// deleted, so the portal logs the user out at once and the CLI cannot
+// refresh. Access tokens already issued keep working until they expire
+// (AccessTTL); API tokens
 // are not touched. It returns the user and how many sessions ended.
 // EUnauthorized without a user, EForbidden for non-admins, ENotFound for
 // an unknown user.

@@ -113,11 +113,13 @@ func (r *runner) revokeSessionsCmd() *cobra.Command {
 		use:   "revoke-sessions EMAIL|ID",
 		short: "End every login session of a user (admins)",
 		long: `End every login session of the user with this email or id, in the CLI and
-the portal alike: the user's refresh tokens are revoked, so each session
-fails the next time it refreshes and the user has to log in again.
+the portal alike: the user's refresh tokens are revoked and the user's
+portal sessions deleted. The portal logs the user out at their next page;
+every other session fails the next time it refreshes, and the user has to
+log in again.
 
 Access tokens already issued stay valid until they expire (auth.access_ttl,
-15 minutes by default): a session in use can go on for that long. API
+15 minutes by default): a CLI session in use can go on for that long. API
 tokens (kiln_…) are not touched, and the user can log in again at once; to
 take admin rights away use 'kiln admin grant EMAIL --role user'. Admins
 only.`,

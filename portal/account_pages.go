@@ -191,7 +191,7 @@ func sessionsEndedNotice(emails map[int64]string, user, n string) string {
 	if count == 1 {
 		sessions = "session"
 	}
-	return fmt.Sprintf("Ended %d %s of %s. Access tokens already issued keep working until they expire (15 minutes by default).",
+	return fmt.Sprintf("Ended %d %s of %s. They are logged out of the portal; access tokens already issued to the CLI keep working until they expire (15 minutes by default).",
 		count, sessions, who)
 }
 

@@ -317,13 +317,16 @@ func (s *AuthStore) RevokeRefreshFamily(ctx context.Context, family string, now 
 }
 
 // RevokeUserRefreshTokens revokes every live token of a user, ending all
-// the user's sessions, and returns how many it revoked.
+// the user's sessions (the portal's too), and returns how many it revoked.
 func (s *AuthStore) RevokeUserRefreshTokens(ctx context.Context, userID int64, now time.Time) (int, error) {
 	return s.db.revokeUserRefreshTokens(ctx, s.db.write(), userID, now)
 }
 
 // revokeUserRefreshTokens revokes, inside c, the user's tokens that are
-// neither revoked nor expired at now and returns how many.
+// neither revoked nor expired at now and returns how many. It also deletes
+// the user's portal sessions: each holds one of those tokens, and without
+// its row a browser is logged out at its next request rather than at its
+// next refresh.
 func (db *DB) revokeUserRefreshTokens(ctx context.Context, c conn, userID int64, now time.Time) (int, error) {
 	res, err := c.exec(ctx, "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
 		db.ts(now), userID, db.ts(now))
@@ -333,6 +336,9 @@ func (db *DB) revokeUserRefreshTokens(ctx context.Context, c conn, userID int64,
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("revoke user refresh tokens: %w", err)
+	}
+	if _, err := c.exec(ctx, "DELETE FROM web_sessions WHERE user_id = ?", userID); err != nil {
+		return 0, fmt.Errorf("delete user web sessions: %w", err)
 	}
 	return int(n), nil
 }

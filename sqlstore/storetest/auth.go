@@ -247,6 +247,10 @@ func testAuth(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		require.NoError(t, e.Auth.RevokeRefreshToken(ctx, a1.ID, now))
 		RequireCode(t, e.Auth.RevokeRefreshToken(ctx, 9999, now), kiln.ENotFound)
 		require.NoError(t, e.Auth.CreateRefreshToken(ctx, &auth.RefreshToken{UserID: u.ID, Family: "d", Hash: "d1", ExpiresAt: now.Add(-time.Minute)}))
+		web := sqlstore.NewWebSessionStore(e.DB)
+		for id, owner := range map[string]int64{"u-browser": u.ID, "u-laptop": u.ID, "other-browser": other.ID} {
+			require.NoError(t, web.CreateWebSession(ctx, &kiln.WebSession{ID: id, UserID: owner, ExpiresAt: now.Add(time.Hour)}))
+		}
 		n, err := e.Auth.RevokeUserRefreshTokens(ctx, u.ID, now)
 		require.NoError(t, err)
 		require.Equal(t, 1, n, "b1 is the one live token left: a1 is revoked, d1 expired")
@@ -257,6 +261,15 @@ func testAuth(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 			got, err := e.Auth.FindRefreshToken(ctx, hash)
 			require.NoError(t, err)
 			require.Equal(t, revoked, got.RevokedAt != nil, hash)
+		}
+		// The user's portal sessions are gone; the other user's stays.
+		for id, gone := range map[string]bool{"u-browser": true, "u-laptop": true, "other-browser": false} {
+			_, err := web.FindWebSession(ctx, id, now)
+			if gone {
+				RequireCode(t, err, kiln.ENotFound)
+			} else {
+				require.NoError(t, err, id)
+			}
 		}
 	})
 
