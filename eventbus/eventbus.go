@@ -22,6 +22,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -486,12 +487,7 @@ func (s *Subscription) Next(ctx context.Context) ([]*Item, error) {
 			s.queue[0] = nil
 			s.queue = s.queue[1:]
 			s.queued -= len(batch)
-			i := 0
-			for i < len(batch) && s.key.cursor(batch[i]) <= s.pos {
-				i++ // already delivered by the replay
-			}
-			batch = batch[i:]
-			if len(batch) == 0 {
+			if batch = s.undelivered(batch); len(batch) == 0 {
 				continue
 			}
 			if s.key.cursor(batch[0]) != s.pos+1 && !s.trustNext {
@@ -524,30 +520,32 @@ func (s *Subscription) Next(ctx context.Context) ([]*Item, error) {
 // batches.
 const maxMerge = 4096
 
+// undelivered returns the part of a queued batch after s.pos: the start
+// of a batch can have been delivered already, by the replay.
+func (s *Subscription) undelivered(batch []*Item) []*Item {
+	i := 0
+	for i < len(batch) && s.key.cursor(batch[i]) <= s.pos {
+		i++
+	}
+	return batch[i:]
+}
+
 // takeFollowing appends to batch the queued batches that continue it
 // without a gap, so that a watcher that fell behind catches up in one Next
 // (and its stream in few writes) instead of one per feed read. It leaves a
 // batch that does not continue s.pos queued for Next to sort out. Called
 // with s.mu held, after s.pos was set to batch's end.
 func (s *Subscription) takeFollowing(batch []*Item) []*Item {
-	merged := false
+	batch = slices.Clip(batch) // so appends copy: the feed's batches are shared
 	for len(s.queue) > 0 && len(batch) < maxMerge {
-		next := s.queue[0]
-		i := 0
-		for i < len(next) && s.key.cursor(next[i]) <= s.pos {
-			i++
-		}
-		if i < len(next) && s.key.cursor(next[i]) != s.pos+1 {
+		next := s.undelivered(s.queue[0])
+		if len(next) > 0 && s.key.cursor(next[0]) != s.pos+1 {
 			break
 		}
-		if !merged {
-			batch = append(make([]*Item, 0, len(batch)+len(next)-i), batch...)
-			merged = true
-		}
+		s.queued -= len(s.queue[0])
 		s.queue[0] = nil
 		s.queue = s.queue[1:]
-		s.queued -= len(next)
-		if next = next[i:]; len(next) > 0 {
+		if len(next) > 0 {
 			batch = append(batch, next...)
 			s.pos = s.key.cursor(next[len(next)-1])
 		}
