@@ -54,7 +54,8 @@ func (testPipeline) Run(ctx context.Context, b *kiln.Build, app *kiln.App, rec k
 	})
 }
 
-// syncBuffer collects the server's log for failure output.
+// syncBuffer is a bytes.Buffer safe for a writer and a reader (a process's
+// output, a server's log).
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -163,7 +163,7 @@ func startServe(t *testing.T, bin, dataDir, dbURL string, env ...string) string 
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -263,24 +263,6 @@ func runCLI(ctx context.Context, t *testing.T, stdout io.Writer, args ...string)
 	return root.ExecuteContext(ctx)
 }
 
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestFollowAcrossRestart follows a build with `kiln builds logs -f`
 // while the server it follows is stopped mid-build and started again on
 // the same address: the follower reconnects, resumes, and prints every
@@ -301,7 +283,7 @@ func TestFollowAcrossRestart(t *testing.T) {
 	<-p1.started
 	t.Setenv("KILN_TOKEN", sess.AccessToken)
 	t.Setenv("KILN_CONFIG_DIR", t.TempDir())
-	out := &lockedBuffer{}
+	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- runCLI(context.Background(), t, out, "--server", first.URL(), "builds", "logs", "-f", fmt.Sprint(b.ID), "-o", "json")
