@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	kiln "github.com/kiln-build/kiln"
@@ -96,16 +97,22 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*kiln.Use
 // verifyToken returns a new verify_email token for email with the mail
 // carrying its link.
 func (s *Service) verifyToken(email string) (*OneTimeToken, error) {
+	return s.mailToken(TokenVerifyEmail, "/verify-email", s.cfg.VerifyTTL, s.cfg.Templates.VerifyEmail, email)
+}
+
+// mailToken returns a new one-time token of kind, valid for ttl, with the
+// mail to the address that carries its link (BaseURL+path?token=SECRET),
+// rendered by render.
+func (s *Service) mailToken(kind, path string, ttl time.Duration, render func(to, link string, ttl time.Duration) (*kiln.Mail, error), to string) (*OneTimeToken, error) {
 	secret, err := newSecret(secretBytes)
 	if err != nil {
 		return nil, err
 	}
-	link := s.cfg.BaseURL + "/verify-email?token=" + url.QueryEscape(secret)
-	m, err := s.cfg.Templates.VerifyEmail(email, link, s.cfg.VerifyTTL)
+	m, err := render(to, s.cfg.BaseURL+path+"?token="+url.QueryEscape(secret), ttl)
 	if err != nil {
-		return nil, fmt.Errorf("render verify mail: %w", err)
+		return nil, fmt.Errorf("render %s mail: %w", kind, err)
 	}
-	return &OneTimeToken{Kind: TokenVerifyEmail, Hash: HashToken(secret), ExpiresAt: s.now().Add(s.cfg.VerifyTTL), Mail: m}, nil
+	return &OneTimeToken{Kind: kind, Hash: HashToken(secret), ExpiresAt: s.now().Add(ttl), Mail: m}, nil
 }
 
 // VerifyEmail consumes a verification token and marks its user's email

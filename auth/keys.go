@@ -141,7 +141,6 @@ func openSigningKey(aead cipher.AEAD, k *SigningKey) (*ecdsa.PrivateKey, error) 
 
 // ringKey is one key that verifies tokens.
 type ringKey struct {
-	id        string
 	public    *ecdsa.PublicKey
 	retiresAt *time.Time
 }
@@ -164,6 +163,16 @@ type keyRing struct {
 	missAt   time.Time
 }
 
+// currentKey returns the key that signs, or nil.
+func currentKey(stored []*SigningKey) *SigningKey {
+	for _, k := range stored {
+		if k.Current {
+			return k
+		}
+	}
+	return nil
+}
+
 // load reads the keys, creating the first one when there is none. Callers
 // hold r.mu.
 func (r *keyRing) load(ctx context.Context) error {
@@ -172,12 +181,7 @@ func (r *keyRing) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("find signing keys: %w", err)
 	}
-	var current *SigningKey
-	for _, k := range stored {
-		if k.Current {
-			current = k
-		}
-	}
+	current := currentKey(stored)
 	if current == nil {
 		k, _, err := newSigningKey(r.aead, now.UTC().Truncate(time.Microsecond))
 		if err != nil {
@@ -194,12 +198,7 @@ func (r *keyRing) load(ctx context.Context) error {
 			r.logger.InfoContext(ctx, "created access-token signing key", slog.String("kid", k.ID))
 			stored = append([]*SigningKey{k}, stored...)
 		}
-		for _, k := range stored {
-			if k.Current {
-				current = k
-			}
-		}
-		if current == nil {
+		if current = currentKey(stored); current == nil {
 			return errors.New("no current signing key after creating one")
 		}
 	}
@@ -213,7 +212,7 @@ func (r *keyRing) load(ctx context.Context) error {
 		if !ok || k.Algorithm != SigningAlgorithm {
 			return fmt.Errorf("signing key %s: unsupported algorithm %q", k.ID, k.Algorithm)
 		}
-		keys[k.ID] = &ringKey{id: k.ID, public: ec, retiresAt: k.RetiresAt}
+		keys[k.ID] = &ringKey{public: ec, retiresAt: k.RetiresAt}
 	}
 	if r.signKID != current.ID {
 		// A node that cannot unseal the key still verifies tokens; only
@@ -291,7 +290,7 @@ func (s *Service) SigningKeys(ctx context.Context) ([]*kiln.SigningKey, error) {
 	if err := requireAdmin(ctx, "manage signing keys"); err != nil {
 		return nil, err
 	}
-	stored, err := s.keyStore().FindSigningKeys(ctx, s.now())
+	stored, err := s.store.FindSigningKeys(ctx, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("find signing keys: %w", err)
 	}
@@ -327,7 +326,7 @@ func (s *Service) ResetSigningKeys(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := s.keyStore().RotateSigningKey(ctx, k, now, now); err != nil {
+	if err := s.store.RotateSigningKey(ctx, k, now, now); err != nil {
 		return "", fmt.Errorf("rotate signing key: %w", err)
 	}
 	s.keys.invalidate()
@@ -349,7 +348,7 @@ func (s *Service) rotate(ctx context.Context, immediate bool) error {
 	if immediate {
 		until = now
 	}
-	if err := s.keyStore().RotateSigningKey(ctx, k, now, until); err != nil {
+	if err := s.store.RotateSigningKey(ctx, k, now, until); err != nil {
 		return fmt.Errorf("rotate signing key: %w", err)
 	}
 	s.keys.invalidate()
@@ -357,9 +356,6 @@ func (s *Service) rotate(ctx context.Context, immediate bool) error {
 		slog.Time("previous_until", until), slog.Bool("immediate", immediate))
 	return nil
 }
-
-// keyStore returns the store's KeyStore.
-func (s *Service) keyStore() KeyStore { return s.store }
 
 // CheckSigningKeys loads the signing keys (creating the first) and fails
 // when the current one cannot be unsealed, so a node with the wrong

@@ -264,7 +264,7 @@ func (o *OIDC) sessionFromToken(ctx context.Context, p *oidc.Provider, tok *oaut
 	if id.email == "" {
 		o.fillFromUserInfo(ctx, p, oauth2.StaticTokenSource(tok), &id)
 	}
-	u, err := o.link(ctx, id)
+	u, err := o.link(ctx, id, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -418,14 +418,19 @@ func (o *OIDC) fillFromUserInfo(ctx context.Context, p *oidc.Provider, ts oauth2
 
 // link returns the user of a provider identity: the linked one; else,
 // when the provider vouches for an email that has an account, that account
-// (now linked); else a new user. It then applies the admin group.
-func (o *OIDC) link(ctx context.Context, id identity) (*kiln.User, error) {
+// (now linked); else a new user. It then applies the admin group. Before
+// it links an unknown subject, unlinked (when not nil) may complete id,
+// for example from the UserInfo endpoint.
+func (o *OIDC) link(ctx context.Context, id identity, unlinked func(*identity)) (*kiln.User, error) {
 	store := o.svc.store
 	if id.subject == "" || len(id.subject) > maxClaimLen {
 		return nil, errUnauthorized("the identity provider's token has no usable subject")
 	}
 	u, err := store.FindUserByIdentity(ctx, o.cfg.Issuer, id.subject)
 	if isCode(err, kiln.ENotFound) {
+		if unlinked != nil {
+			unlinked(&id)
+		}
 		u, err = o.firstLogin(ctx, id)
 	}
 	if err != nil {
@@ -618,11 +623,11 @@ func (o *OIDC) authenticate(ctx context.Context, token string) (*kiln.User, erro
 	if tu := c.str("token_use"); tu != "" && tu != "access" {
 		return nil, fmt.Errorf("provider token_use is %q, want access", tu)
 	}
-	id := o.identityFrom(t.Subject, c)
-	if id.email == "" {
-		if _, err := o.svc.store.FindUserByIdentity(ctx, o.cfg.Issuer, id.subject); isCode(err, kiln.ENotFound) {
-			o.fillFromUserInfo(ctx, p, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}), &id)
+	// Access tokens carry no email (Cognito's never do): ask UserInfo, but
+	// only for a subject not linked yet, not on every request.
+	return o.link(ctx, o.identityFrom(t.Subject, c), func(id *identity) {
+		if id.email == "" {
+			o.fillFromUserInfo(ctx, p, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}), id)
 		}
-	}
-	return o.link(ctx, id)
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	kiln "github.com/kiln-build/kiln"
@@ -47,20 +46,14 @@ func (s *Service) requestPasswordReset(ctx context.Context, email string) error 
 	} else if err != nil {
 		return fmt.Errorf("find user: %w", err)
 	}
-	secret, err := newSecret(secretBytes)
+	tok, err := s.mailToken(TokenPasswordReset, "/reset-password", s.cfg.ResetTTL, s.cfg.Templates.PasswordReset, u.Email)
 	if err != nil {
 		return err
 	}
-	link := s.cfg.BaseURL + "/reset-password?token=" + url.QueryEscape(secret)
-	m, err := s.cfg.Templates.PasswordReset(u.Email, link, s.cfg.ResetTTL)
-	if err != nil {
-		return fmt.Errorf("render reset mail: %w", err)
-	}
-	tok := &OneTimeToken{Kind: TokenPasswordReset, Hash: HashToken(secret), ExpiresAt: now.Add(s.cfg.ResetTTL), Mail: m}
 	if err := s.store.CreateOneTimeToken(ctx, u.ID, tok); err != nil {
 		return fmt.Errorf("create reset token: %w", err)
 	}
-	s.logger.InfoContext(ctx, "password reset mail queued", slog.Int64("user_id", u.ID), slog.String("message_id", m.ID))
+	s.logger.InfoContext(ctx, "password reset mail queued", slog.Int64("user_id", u.ID), slog.String("message_id", tok.Mail.ID))
 	return nil
 }
 

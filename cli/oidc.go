@@ -52,7 +52,7 @@ func (r *runner) loginOIDC(ctx context.Context, cmd *cobra.Command, s *session, 
 		callback = "http://127.0.0.1:0/callback"
 	}
 	cb, err := url.Parse(callback)
-	if err != nil || cb.Scheme != "http" || (cb.Hostname() != "127.0.0.1" && cb.Hostname() != "localhost" && cb.Hostname() != "[::1]") {
+	if err != nil || cb.Scheme != "http" || (cb.Hostname() != "127.0.0.1" && cb.Hostname() != "localhost") {
 		return nil, usageErrorf(cmd, "invalid --callback %q: want http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH", callback)
 	}
 	port := cb.Port()

@@ -181,13 +181,9 @@ func (s *AuthStore) ResetPassword(ctx context.Context, tokenHash, passwordHash s
 	db := s.db
 	var userID int64
 	err := db.inTx(ctx, func(c conn) error {
-		err := c.row(ctx, `UPDATE one_time_tokens SET used_at = ?
-			WHERE hash = ? AND kind = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id`,
-			db.ts(now), tokenHash, auth.TokenPasswordReset, db.ts(now)).Scan(&userID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return kiln.FieldErrorf("token", "is invalid, used or expired")
-		} else if err != nil {
-			return fmt.Errorf("reset password: %w", err)
+		var err error
+		if userID, err = db.consumeOneTimeToken(ctx, c, auth.TokenPasswordReset, tokenHash, now); err != nil {
+			return err
 		}
 		if _, err := c.exec(ctx, "UPDATE users SET password_hash = ?, email_verified = ?, updated_at = ? WHERE id = ?",
 			passwordHash, true, db.ts(now), userID); err != nil {
@@ -208,9 +204,13 @@ func (s *AuthStore) ResetPassword(ctx context.Context, tokenHash, passwordHash s
 // conditional update, so only one caller ever consumes it. EInvalid when
 // it is unknown, used, of another kind or expired at now.
 func (s *AuthStore) ConsumeOneTimeToken(ctx context.Context, kind, hash string, now time.Time) (int64, error) {
-	db := s.db
+	return s.db.consumeOneTimeToken(ctx, s.db.write(), kind, hash, now)
+}
+
+// consumeOneTimeToken is ConsumeOneTimeToken inside c.
+func (db *DB) consumeOneTimeToken(ctx context.Context, c conn, kind, hash string, now time.Time) (int64, error) {
 	var userID int64
-	err := db.write().row(ctx, `UPDATE one_time_tokens SET used_at = ?
+	err := c.row(ctx, `UPDATE one_time_tokens SET used_at = ?
 		WHERE hash = ? AND kind = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id`,
 		db.ts(now), hash, kind, db.ts(now)).Scan(&userID)
 	if errors.Is(err, sql.ErrNoRows) {

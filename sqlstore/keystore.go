@@ -15,7 +15,7 @@ import (
 // unset or later), newest first.
 func (s *AuthStore) FindSigningKeys(ctx context.Context, now time.Time) ([]*auth.SigningKey, error) {
 	db := s.db
-	rows, err := db.read().query(ctx, `SELECT kid, alg, public_key, private_key, is_current, created_at, retires_at
+	rows, err := db.read().query(ctx, `SELECT kid, alg, public_key, private_key, is_current IS NOT NULL, created_at, retires_at
 		FROM signing_keys WHERE retires_at IS NULL OR retires_at > ? ORDER BY created_at DESC, kid`, db.ts(normTime(now)))
 	if err != nil {
 		return nil, fmt.Errorf("find signing keys: %w", err)
@@ -24,11 +24,11 @@ func (s *AuthStore) FindSigningKeys(ctx context.Context, now time.Time) ([]*auth
 	var out []*auth.SigningKey
 	for rows.Next() {
 		k := new(auth.SigningKey)
-		var current *bool
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Public, &k.Sealed, nullBoolScan{&current}, timeScan{&k.CreatedAt}, nullTimeScan{&k.RetiresAt}); err != nil {
+		// is_current is true or NULL (a CHECK allows no false), so that
+		// at most one row is current under the unique index.
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Public, &k.Sealed, boolScan{&k.Current}, timeScan{&k.CreatedAt}, nullTimeScan{&k.RetiresAt}); err != nil {
 			return nil, fmt.Errorf("scan signing key: %w", err)
 		}
-		k.Current = current != nil && *current
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {
@@ -79,20 +79,4 @@ func (s *AuthStore) RotateSigningKey(ctx context.Context, next *auth.SigningKey,
 		}
 		return db.insertSigningKey(ctx, c, next)
 	})
-}
-
-// nullBoolScan scans a nullable boolean (PostgreSQL boolean, SQLite 0/1).
-type nullBoolScan struct{ b **bool }
-
-func (s nullBoolScan) Scan(src any) error {
-	if src == nil {
-		*s.b = nil
-		return nil
-	}
-	var v bool
-	if err := (boolScan{&v}).Scan(src); err != nil {
-		return err
-	}
-	*s.b = &v
-	return nil
 }
