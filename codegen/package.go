@@ -45,17 +45,19 @@ const imageBinary = ".kiln-image/server"
 func (sp SourcePackager) Package(ctx context.Context, in PackageInput, rec kiln.Recorder) error {
 	prefix := in.Spec.Name
 	fsys := pack.MapFS(in.Files)
-	// Every artifact's content, by artifact name, for SHA256SUMS.
-	files := map[string][]byte{}
+	// Every artifact's SHA-256 (hex), by artifact name, for the provenance
+	// and SHA256SUMS: kept instead of the contents, which can be large.
+	sums := map[string]string{}
 	add := func(kind, name string, content []byte) error {
 		a, err := rec.AddArtifact(ctx, kind, name, bytes.NewReader(content))
 		if err != nil {
 			return err
 		}
-		if a.SHA256 != sha256Hex(content) {
+		sum := sha256Hex(content)
+		if a.SHA256 != sum {
 			return fmt.Errorf("artifact %s: stored sha256 %s differs from the content's", a.Name, a.SHA256)
 		}
-		files[a.Name] = content
+		sums[a.Name] = sum
 		return nil
 	}
 	var tgz, zip bytes.Buffer
@@ -74,7 +76,7 @@ func (sp SourcePackager) Package(ctx context.Context, in PackageInput, rec kiln.
 	if in.ReportJSON != nil {
 		// The validation step stored the report already; it is listed
 		// and vouched for with the rest.
-		files[reportName] = in.ReportJSON
+		sums[reportName] = sha256Hex(in.ReportJSON)
 	}
 
 	if in.Runner != nil {
@@ -143,11 +145,9 @@ func (sp SourcePackager) Package(ctx context.Context, in PackageInput, rec kiln.
 		if in.Report != nil {
 			prov.Sandboxed = in.Report.Sandboxed
 		}
-		if in.ReportJSON != nil {
-			prov.ReportSHA256 = sha256Hex(in.ReportJSON)
-		}
-		for name, content := range files {
-			prov.Subjects = append(prov.Subjects, pack.Subject{Name: name, SHA256: sha256Hex(content)})
+		prov.ReportSHA256 = sums[reportName] // "" without a report
+		for name, sum := range sums {
+			prov.Subjects = append(prov.Subjects, pack.Subject{Name: name, SHA256: sum})
 		}
 		pj, err := prov.JSON()
 		if err != nil {
@@ -158,7 +158,7 @@ func (sp SourcePackager) Package(ctx context.Context, in PackageInput, rec kiln.
 		}
 	}
 
-	return add(kiln.ArtifactChecksums, "SHA256SUMS", pack.Checksums(files))
+	return add(kiln.ArtifactChecksums, "SHA256SUMS", pack.Checksums(sums))
 }
 
 // reportName is the validation report's artifact name.

@@ -1,8 +1,6 @@
 package pack
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -10,24 +8,25 @@ import (
 	"time"
 )
 
-// Checksums returns a SHA256SUMS file for files (name → content) in the
-// format `sha256sum -c` reads: "<hex>  <name>\n" per file, sorted by name.
-// A name holding a backslash, newline or carriage return is escaped the way
-// GNU sha256sum does it (a leading backslash on the line).
-func Checksums(files map[string][]byte) []byte {
-	names := make([]string, 0, len(files))
-	for n := range files {
+// Checksums returns a SHA256SUMS file for sums (name → hex SHA-256 of the
+// file's content) in the format `sha256sum -c` reads: "<hex>  <name>\n"
+// per file, sorted by name. A name holding a backslash, newline or carriage
+// return is escaped the way GNU sha256sum does it (a leading backslash on
+// the line).
+func Checksums(sums map[string]string) []byte {
+	names := make([]string, 0, len(sums))
+	for n := range sums {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	var b strings.Builder
 	for _, n := range names {
-		sum := sha256.Sum256(files[n])
+		sum := sums[n]
 		if strings.ContainsAny(n, "\\\n\r") {
 			b.WriteByte('\\')
 			n = checksumEscaper.Replace(n)
 		}
-		fmt.Fprintf(&b, "%s  %s\n", hex.EncodeToString(sum[:]), n)
+		fmt.Fprintf(&b, "%s  %s\n", sum, n)
 	}
 	return []byte(b.String())
 }

@@ -253,7 +253,11 @@ func TestChecksums(t *testing.T) {
 		"new\nline":       []byte("n"),
 		"provenance.json": []byte(`{"kiln_provenance":1}`),
 	}
-	sums := pack.Checksums(files)
+	hexes := map[string]string{}
+	for name, content := range files {
+		hexes[name] = hexSHA256(string(content))
+	}
+	sums := pack.Checksums(hexes)
 	lines := strings.Split(strings.TrimSuffix(string(sums), "\n"), "\n")
 	if len(lines) != len(files) {
 		t.Fatalf("%d lines for %d files:\n%s", len(lines), len(files), sums)
