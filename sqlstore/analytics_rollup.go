@@ -84,6 +84,14 @@ func propString(v any) string {
 
 // merge folds o into r.
 func (r *rollup) merge(o *rollup) {
+	r.mergeScalars(o)
+	r.values.Merge(&o.values)
+	r.users.Merge(&o.users)
+	r.props.Merge(&o.props)
+}
+
+// mergeScalars folds o's count, sum, min and max into r.
+func (r *rollup) mergeScalars(o *rollup) {
 	if o.valueCount > 0 {
 		if r.valueCount == 0 || o.min < r.min {
 			r.min = o.min
@@ -95,9 +103,6 @@ func (r *rollup) merge(o *rollup) {
 	r.count += o.count
 	r.valueCount += o.valueCount
 	r.sum += o.sum
-	r.values.Merge(&o.values)
-	r.users.Merge(&o.users)
-	r.props.Merge(&o.props)
 }
 
 // stats reports r for a summary.

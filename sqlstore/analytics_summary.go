@@ -42,11 +42,9 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 	total := new(rollup)
 	names := map[string]int64{}
 	// add counts r for its name and merges it into its bucket when the
-	// query wants that name. counted says its name count is in names.
-	add := func(bucket int64, name string, r *rollup, counted bool) {
-		if !counted {
-			names[name] += r.count
-		}
+	// query wants that name.
+	add := func(bucket int64, name string, r *rollup) {
+		names[name] += r.count
 		if q.Event != "" && name != q.Event {
 			return
 		}
@@ -68,14 +66,14 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 		}
 		const rollupRange = " FROM analytics_rollups WHERE app_id = ? AND granularity = ? AND bucket >= ? AND bucket < ?"
 		args := []any{appID, width, from, to}
-		counted := false
+		rowNames := names // the rows count their names, unless counted here
 		if q.Event != "" {
 			// Only one name's sketches are needed: the others count, and
 			// their counts add up in the database.
 			if err := s.countNames(ctx, c, "SELECT name, sum(count)"+rollupRange+" GROUP BY name", args, names); err != nil {
 				return err
 			}
-			counted = true
+			rowNames = nil
 			args = append(args, q.Event)
 		}
 		query := "SELECT bucket, name, " + rollupColumns + rollupRange
@@ -88,7 +86,7 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 		}
 		defer rows.Close()
 		for rows.Next() {
-			if err := s.addRollupRow(rows, q.Event, counted, names, buckets, &total.props); err != nil {
+			if err := s.addRollupRow(rows, rowNames, buckets, &total.props); err != nil {
 				return fmt.Errorf("read rollups: %w", err)
 			}
 		}
@@ -122,7 +120,7 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 			r := new(rollup)
 			r.addEvent(value, user.String, m)
 			sec := ts.Unix()
-			add(sec-mod(sec, width), name, r, false)
+			add(sec-mod(sec, width), name, r)
 		}
 		if err := tail.Err(); err != nil {
 			return fmt.Errorf("read recent events: %w", err)
@@ -179,39 +177,28 @@ func (s *EventStore) Summary(ctx context.Context, appID int64, q kiln.SummaryQue
 // name) into its bucket, straight from the stored bytes: the values and
 // users sketches into the bucket, the property counts into props (a
 // summary reports property values over the whole range only). Its count
-// goes into names unless counted. A row of another event than the query's
-// only counts.
-func (s *EventStore) addRollupRow(rows *sql.Rows, event string, counted bool, names map[string]int64, buckets map[int64]*rollup, props *sketch.Props) error {
-	var bucket, count, valueCount int64
+// goes into names unless that is nil.
+func (s *EventStore) addRollupRow(rows *sql.Rows, names map[string]int64, buckets map[int64]*rollup, props *sketch.Props) error {
+	var bucket int64
 	var name string
-	var sum float64
+	var r rollup
 	var minV, maxV *float64
 	var values, users, propsRaw sql.RawBytes
-	if err := rows.Scan(&bucket, &name, &count, &valueCount, &sum, &minV, &maxV, &values, &users, &propsRaw); err != nil {
+	if err := rows.Scan(&bucket, &name, &r.count, &r.valueCount, &r.sum, &minV, &maxV, &values, &users, &propsRaw); err != nil {
 		return err
 	}
-	if !counted {
-		names[name] += count
+	if names != nil {
+		names[name] += r.count
 	}
-	if event != "" && name != event {
-		return nil
+	if minV != nil && maxV != nil { // NULL exactly when valueCount is 0
+		r.min, r.max = *minV, *maxV
 	}
 	b := buckets[bucket]
 	if b == nil {
 		b = new(rollup)
 		buckets[bucket] = b
 	}
-	if valueCount > 0 && minV != nil && maxV != nil {
-		if b.valueCount == 0 || *minV < b.min {
-			b.min = *minV
-		}
-		if b.valueCount == 0 || *maxV > b.max {
-			b.max = *maxV
-		}
-	}
-	b.count += count
-	b.valueCount += valueCount
-	b.sum += sum
+	b.mergeScalars(&r)
 	var d sketch.DDSketch
 	if err := d.UnmarshalBinary(values); err != nil {
 		return fmt.Errorf("decode value sketch: %w", err)
