@@ -296,12 +296,4 @@ func (r *reader) stringBytes() []byte {
 	return r.bytes(int(n))
 }
 
-func (r *reader) string() string {
-	n := r.uvarint()
-	if n > maxString {
-		r.err = errCorrupt
-		r.b = nil
-		return ""
-	}
-	return string(r.bytes(int(n)))
-}
+func (r *reader) string() string { return string(r.stringBytes()) }

@@ -81,14 +81,7 @@ func (h *HLL) Merge(o *HLL) {
 		return
 	}
 	if o.regs != nil {
-		if h.regs == nil && len(h.sparse) == 0 {
-			h.regs = slices.Clone(o.regs)
-			return
-		}
-		if h.regs == nil {
-			h.toDense()
-		}
-		maxRegs(h.regs, o.regs)
+		h.mergeDense(o.regs)
 		return
 	}
 	if h.regs != nil {
@@ -220,15 +213,21 @@ func (h *HLL) MergeBinary(b []byte) error {
 	if !regsValid(regs) {
 		return errCorrupt
 	}
+	h.mergeDense(regs)
+	return nil
+}
+
+// mergeDense merges dense registers into h: a copy of them when h is
+// empty, else the larger of each pair.
+func (h *HLL) mergeDense(regs []uint8) {
 	if h.regs == nil && len(h.sparse) == 0 {
 		h.regs = slices.Clone(regs)
-		return nil
+		return
 	}
 	if h.regs == nil {
 		h.toDense()
 	}
 	maxRegs(h.regs, regs)
-	return nil
 }
 
 // UnmarshalBinary decodes what MarshalBinary wrote, replacing h.
