@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 
@@ -63,19 +62,18 @@ type cacheKeyInput struct {
 
 // cacheKey returns the key of what this pipeline makes of spec for app.
 func (p *Pipeline) cacheKey(set *templates.Set, spec *kiln.AppSpec, app *kiln.App) (string, error) {
-	files, err := set.All()
+	names, err := set.Files() // sorted
 	if err != nil {
 		return "", fmt.Errorf("cache key: %w", err)
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	th := sha256.New()
 	for _, n := range names {
-		fmt.Fprintf(th, "%d:%s%d:", len(n), n, len(files[n]))
-		th.Write(files[n])
+		b, err := set.ReadFile(n)
+		if err != nil {
+			return "", fmt.Errorf("cache key: %w", err)
+		}
+		fmt.Fprintf(th, "%d:%s%d:", len(n), n, len(b))
+		th.Write(b)
 	}
 	in := cacheKeyInput{
 		Format: cacheFormat, Spec: spec.Hash(),
