@@ -81,13 +81,22 @@ func (db *DB) insertMail(ctx context.Context, c conn, userID int64, m *kiln.Mail
 	if err != nil {
 		return fmt.Errorf("insert mail: %w", err)
 	}
+	return db.enqueueMail(ctx, c.tx, id, false)
+}
+
+// enqueueMail inserts the delivery job of mail id inside tx. Without a
+// queue attached (SetMailEnqueue) it does nothing, or fails when required.
+func (db *DB) enqueueMail(ctx context.Context, tx *sql.Tx, id int64, required bool) error {
 	db.mu.RLock()
 	fn := db.mailEnqueue
 	db.mu.RUnlock()
 	if fn == nil {
+		if required {
+			return errors.New("no mail queue is attached to the store (SetMailEnqueue)")
+		}
 		return nil
 	}
-	if err := fn(ctx, c.tx, id); err != nil {
+	if err := fn(ctx, tx, id); err != nil {
 		return fmt.Errorf("enqueue mail %d: %w", id, err)
 	}
 	return nil
@@ -216,21 +225,14 @@ func (s *MailStore) RetryMail(ctx context.Context, id int64) (*kiln.MailMessage,
 		if cur.Status != kiln.MailFailed {
 			return kiln.Errorf(kiln.EConflict, "mail %d is %s, only failed mail can be retried", id, cur.Status)
 		}
-		if _, err := c.exec(ctx, "UPDATE mail_outbox SET status = 'pending', attempts = 0, updated_at = ? WHERE id = ?",
-			db.ts(db.nowUTC()), id); err != nil {
+		if m, err = scanMailMessage(c.row(ctx, "UPDATE mail_outbox SET status = 'pending', attempts = 0, updated_at = ? WHERE id = ? RETURNING "+cols("", mailColumns...),
+			db.ts(db.nowUTC()), id)); err != nil {
 			return fmt.Errorf("retry mail: %w", err)
 		}
-		db.mu.RLock()
-		fn := db.mailEnqueue
-		db.mu.RUnlock()
-		if fn == nil {
-			return errors.New("retry mail: no queue is attached to the store (SetMailEnqueue)")
+		if err := db.enqueueMail(ctx, c.tx, id, true); err != nil {
+			return fmt.Errorf("retry mail: %w", err)
 		}
-		if err := fn(ctx, c.tx, id); err != nil {
-			return fmt.Errorf("enqueue mail %d: %w", id, err)
-		}
-		m, err = scanMailMessage(c.row(ctx, "SELECT "+cols("", mailColumns...)+" FROM mail_outbox WHERE id = ?", id))
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
