@@ -77,13 +77,8 @@ func (s *UsageStore) RecordLLMCall(ctx context.Context, c *kiln.LLMCall) error {
 // SumUserTokens returns the tokens the user's builds and plan previews
 // used since t.
 func (s *UsageStore) SumUserTokens(ctx context.Context, ownerID int64, since time.Time) (int64, error) {
-	var n int64
-	err := s.db.read().row(ctx, `SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM llm_calls
-		WHERE owner_id = ? AND created_at >= ?`, ownerID, s.db.ts(since)).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("sum llm tokens: %w", err)
-	}
-	return n, nil
+	u, err := s.db.sumUsage(ctx, ownerID, since)
+	return u.TotalTokens, err
 }
 
 // UsageService implements kiln.UsageService.
@@ -152,9 +147,14 @@ func (s *UsageService) SumUsage(ctx context.Context, since time.Time) (kiln.Toke
 	if err != nil {
 		return kiln.TokenUsage{}, err
 	}
+	return s.db.sumUsage(ctx, u.ID, since)
+}
+
+// sumUsage returns what the owner's builds and plan previews used since t.
+func (db *DB) sumUsage(ctx context.Context, ownerID int64, since time.Time) (kiln.TokenUsage, error) {
 	var out kiln.TokenUsage
-	err = s.db.read().row(ctx, `SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0)
-		FROM llm_calls WHERE owner_id = ? AND created_at >= ?`, u.ID, s.db.ts(since)).
+	err := db.read().row(ctx, `SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0)
+		FROM llm_calls WHERE owner_id = ? AND created_at >= ?`, ownerID, db.ts(since)).
 		Scan(&out.Calls, &out.PromptTokens, &out.CompletionTokens, &out.CostUSD)
 	if err != nil {
 		return kiln.TokenUsage{}, fmt.Errorf("sum llm usage: %w", err)
