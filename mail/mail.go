@@ -191,19 +191,6 @@ func (t *Templates) BuildFinished(to string, app *kiln.App, b *kiln.Build, link 
 	return t.render(KindBuildFinished, TemplateData{To: to, Link: link, App: app, Build: b})
 }
 
-// VerifyEmail renders the embedded verification message with a 24 h
-// expiry. The HTML part escapes both values, so a hostile address or link
-// cannot inject markup.
-func VerifyEmail(to, link string) *kiln.Mail {
-	m, err := defaultTemplates.VerifyEmail(to, link, 24*time.Hour)
-	if err != nil {
-		// The embedded templates take two strings and were rendered once
-		// at load: executing them cannot fail.
-		panic(err)
-	}
-	return m
-}
-
 // humanDuration says d in words: "24 hours", "1 hour", "30 minutes".
 func humanDuration(d time.Duration) string {
 	plural := func(n int64, unit string) string {

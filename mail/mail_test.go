@@ -19,7 +19,7 @@ func TestVerifyEmail(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
 		link := "http://127.0.0.1:8080/verify-email?token=abc_DEF-123"
-		m := mail.VerifyEmail("ada@example.com", link)
+		m := verifyMail("ada@example.com", link)
 		if m.To != "ada@example.com" || m.Kind != mail.KindVerifyEmail || m.Link != link {
 			t.Fatalf("unexpected header fields: %+v", m)
 		}
@@ -40,7 +40,7 @@ func TestVerifyEmail(t *testing.T) {
 		t.Parallel()
 		to := `<script>alert(1)</script>@example.com`
 		link := `javascript:alert(document.cookie)`
-		m := mail.VerifyEmail(to, link)
+		m := verifyMail(to, link)
 		if strings.Contains(m.HTML, "<script>") {
 			t.Fatalf("html part contains unescaped script:\n%s", m.HTML)
 		}
@@ -59,7 +59,7 @@ func TestVerifyEmail(t *testing.T) {
 	t.Run("EscapesAttributeBreakout", func(t *testing.T) {
 		t.Parallel()
 		link := `http://x.test/verify-email?token=a" onclick="evil()`
-		m := mail.VerifyEmail("ada@example.com", link)
+		m := verifyMail("ada@example.com", link)
 		if strings.Contains(m.HTML, `" onclick="`) {
 			t.Fatalf("html part lets the link break out of its attribute:\n%s", m.HTML)
 		}
@@ -73,7 +73,7 @@ func TestDevMailer(t *testing.T) {
 		t.Parallel()
 		var logs bytes.Buffer
 		d := mail.NewDevMailer(slog.New(slog.NewJSONHandler(&logs, nil)))
-		m := mail.VerifyEmail("ada@example.com", "http://h.test/verify-email?token=t1")
+		m := verifyMail("ada@example.com", "http://h.test/verify-email?token=t1")
 		if err := d.Send(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}

@@ -29,7 +29,7 @@ func TestSES(t *testing.T) {
 	}
 
 	t.Run("OK", func(t *testing.T) {
-		m := mail.VerifyEmail("ada@example.com", "http://kiln.test/verify-email?token=abc")
+		m := verifyMail("ada@example.com", "http://kiln.test/verify-email?token=abc")
 		m.ID = "feedface"
 		if err := ses.Send(ctx, m); err != nil {
 			t.Fatal(err)
@@ -69,7 +69,7 @@ func TestSES(t *testing.T) {
 		}
 		shortCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		err = down.Send(shortCtx, mail.VerifyEmail("ada@example.com", "http://x/"))
+		err = down.Send(shortCtx, verifyMail("ada@example.com", "http://x/"))
 		if err == nil || errors.Is(err, kiln.ErrPermanentMail) {
 			t.Fatalf("Send to an endpoint that is down = %v, want a temporary error", err)
 		}

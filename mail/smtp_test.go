@@ -46,7 +46,7 @@ func TestSMTP(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	msg := func() *kiln.Mail {
-		m := mail.VerifyEmail("ada@example.com", "http://kiln.test/verify-email?token=abc&x=1")
+		m := verifyMail("ada@example.com", "http://kiln.test/verify-email?token=abc&x=1")
 		m.ID = "0123456789abcdef"
 		return m
 	}
