@@ -55,13 +55,8 @@ func ParseGoList(r io.Reader) (main Module, deps []Module, err error) {
 			continue
 		}
 		mod := m.Module
-		if m.Replace != nil {
-			// A module replacement names what is really built; a folder
-			// replacement has no version or sum to record.
-			mod.Path, mod.Version, mod.Sum = m.Replace.Path, m.Replace.Version, m.Replace.Sum
-			if mod.Version == "" {
-				mod.Path = m.Path
-			}
+		if r := m.Replace; r != nil {
+			mod = replaced(mod, r.Path, r.Version, r.Sum)
 		}
 		deps = append(deps, mod)
 	}
@@ -112,15 +107,23 @@ func ModulesFromBuildInfo(bi *debug.BuildInfo) (main Module, deps []Module) {
 	for _, d := range bi.Deps {
 		mod := Module{Path: d.Path, Version: d.Version, Sum: d.Sum}
 		if r := d.Replace; r != nil {
-			mod.Path, mod.Version, mod.Sum = r.Path, r.Version, r.Sum
-			if mod.Version == "" {
-				mod.Path = d.Path
-			}
+			mod = replaced(mod, r.Path, r.Version, r.Sum)
 		}
 		deps = append(deps, mod)
 	}
 	sortModules(deps)
 	return main, deps
+}
+
+// replaced returns mod as its replacement builds it: a module replacement
+// names what is really built; a folder replacement has no version or sum
+// to record, so mod keeps its own path.
+func replaced(mod Module, path, version, sum string) Module {
+	mod.Version, mod.Sum = version, sum
+	if version != "" {
+		mod.Path = path
+	}
+	return mod
 }
 
 func sortModules(m []Module) {
