@@ -320,8 +320,8 @@ func (m *Main) startAPI(ctx context.Context, blobs *blob.Local) error {
 	return nil
 }
 
-// newAuthService returns the auth service over the database, mailing
-// through m.Mailer (a dev mailer when unset).
+// newAuthService returns the auth service over the database, with links
+// in its mail under baseURL, rendered with m.templates.
 func (m *Main) newAuthService(baseURL string) (*auth.Service, error) {
 	cfg := m.Config
 	secret, err := authSecret(cfg)
@@ -329,7 +329,7 @@ func (m *Main) newAuthService(baseURL string) (*auth.Service, error) {
 		return nil, err
 	}
 	svc, err := auth.New(sqlstore.NewAuthStore(m.DB), auth.Config{
-		Secret: secret, AccessTTL: cfg.Auth.AccessTTL, RefreshTTL: cfg.Auth.RefreshTTL, BaseURL: strings.TrimRight(baseURL, "/"),
+		Secret: secret, AccessTTL: cfg.Auth.AccessTTL, RefreshTTL: cfg.Auth.RefreshTTL, BaseURL: baseURL, // auth trims a trailing slash
 		Templates: m.templates,
 	}, m.Logger)
 	if err != nil {
