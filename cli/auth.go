@@ -112,20 +112,36 @@ func (f *credentialFlags) resolve(r *runner, cmd *cobra.Command, confirm bool) (
 		}
 	case password == "":
 		var err error
-		if password, err = p.secret("Password: "); err != nil {
+		if password, err = r.askPassword(cmd, p, "Password", confirm); errors.Is(err, errPasswordsDiffer) {
+			return "", "", errors.New("the passwords do not match")
+		} else if err != nil {
 			return "", "", err
-		}
-		if confirm && r.isTerminal(cmd.InOrStdin()) {
-			again, err := p.secret("Password (again): ")
-			if err != nil {
-				return "", "", err
-			}
-			if again != password {
-				return "", "", errors.New("the passwords do not match")
-			}
 		}
 	}
 	return email, password, nil
+}
+
+// errPasswordsDiffer is askPassword's answer to two different passwords.
+var errPasswordsDiffer = errors.New("the two passwords differ")
+
+// askPassword prompts for a password ("LABEL: ") and, with confirm on a
+// terminal, once more ("LABEL (again): "); errPasswordsDiffer when the two
+// differ.
+func (r *runner) askPassword(cmd *cobra.Command, p *prompter, label string, confirm bool) (string, error) {
+	password, err := p.secret(label + ": ")
+	if err != nil {
+		return "", err
+	}
+	if confirm && r.isTerminal(cmd.InOrStdin()) {
+		again, err := p.secret(label + " (again): ")
+		if err != nil {
+			return "", err
+		}
+		if again != password {
+			return "", errPasswordsDiffer
+		}
+	}
+	return password, nil
 }
 
 // warnCleartext warns when a password is about to cross the network unencrypted.

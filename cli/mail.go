@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -58,19 +59,10 @@ the account ends; API tokens keep working. No login is needed.`,
 				if password, err = readAllStdin(cmd); err != nil {
 					return err
 				}
-			} else {
-				if password, err = p.secret("New password: "); err != nil {
-					return err
-				}
-				if r.isTerminal(cmd.InOrStdin()) {
-					again, err := p.secret("New password (again): ")
-					if err != nil {
-						return err
-					}
-					if again != password {
-						return usageErrorf(cmd, "the two passwords differ")
-					}
-				}
+			} else if password, err = r.askPassword(cmd, p, "New password", true); errors.Is(err, errPasswordsDiffer) {
+				return usageErrorf(cmd, "the two passwords differ")
+			} else if err != nil {
+				return err
 			}
 			warnCleartext(cmd, s.server)
 			if err := s.ResetPassword(ctx, strings.TrimSpace(token), password); err != nil {
