@@ -44,12 +44,10 @@ func (db *DB) SetBuildMail(fn BuildMailFunc) {
 }
 
 // newMessageID returns a random id for a message: 16 bytes in hex.
-func newMessageID() (string, error) {
+func newMessageID() string {
 	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
-	}
-	return hex.EncodeToString(b), nil
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
 }
 
 // insertMail writes m to the outbox inside c's transaction and enqueues its
@@ -62,11 +60,7 @@ func (db *DB) insertMail(ctx context.Context, c conn, userID int64, m *kiln.Mail
 		return errors.New("insert mail: message has no recipient")
 	}
 	if m.ID == "" {
-		id, err := newMessageID()
-		if err != nil {
-			return err
-		}
-		m.ID = id
+		m.ID = newMessageID()
 	}
 	var uid any
 	if userID > 0 {
