@@ -109,16 +109,6 @@ func newSigningKey(aead cipher.AEAD, now time.Time) (*SigningKey, *ecdsa.Private
 	return k, priv, nil
 }
 
-// OpenSigningKey unseals k's private key with secret (Config.Secret). It
-// fails when the key was sealed with another secret.
-func OpenSigningKey(secret []byte, k *SigningKey) (*ecdsa.PrivateKey, error) {
-	aead, err := newSealer(secret)
-	if err != nil {
-		return nil, err
-	}
-	return openSigningKey(aead, k)
-}
-
 func openSigningKey(aead cipher.AEAD, k *SigningKey) (*ecdsa.PrivateKey, error) {
 	n := aead.NonceSize()
 	if len(k.Sealed) < n {
