@@ -41,12 +41,20 @@ func HashToken(secret string) string {
 }
 
 // newSecret returns n random bytes in unpadded base64url.
+//
+// A secret never starts with "-": users paste them as command arguments
+// (kiln verify-email TOKEN), where a leading dash reads as a flag. Drawing
+// again when it would costs under 0.03 bits.
 func newSecret(n int) (string, error) {
 	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
+	for {
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("read random: %w", err)
+		}
+		if s := base64.RawURLEncoding.EncodeToString(b); s[0] != '-' {
+			return s, nil
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // newID returns n random bytes in hex, for ids that are not secrets.
